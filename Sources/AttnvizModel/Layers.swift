@@ -1,0 +1,178 @@
+import AttnvizTensor
+import AttnvizTrace
+import Foundation
+
+/// A dense layer as checkpoints store it: PyTorch `nn.Linear` ([out, in]) or GPT-2 `Conv1D` ([in, out]).
+struct Linear: Sendable {
+    enum Layout: Sendable { case outIn, inOut }
+    let weight: Tensor  // [out, in] or [in, out]
+    let bias: Tensor?   // [out]
+    let layout: Layout
+
+    var parameterCount: Int { weight.count + (bias?.count ?? 0) }
+
+    /// x: [n, in] → [n, out]
+    func callAsFunction(_ x: Tensor) throws(TensorError) -> Tensor {
+        switch layout {
+        case .outIn: return try Ops.linear(x, weight: weight, bias: bias)
+        case .inOut: return try Ops.conv1D(x, weight: weight, bias: bias)
+        }
+    }
+}
+
+struct LayerNorm: Sendable {
+    let gamma: Tensor  // [d]
+    let beta: Tensor   // [d]
+    let eps: Float
+
+    var parameterCount: Int { gamma.count + beta.count }
+
+    func callAsFunction(_ x: Tensor) throws(TensorError) -> Tensor {
+        try Ops.layerNorm(x, gamma: gamma, beta: beta, eps: eps)
+    }
+}
+
+/// Reads named weights from a checkpoint, strictly: each must exist with the expected shape.
+/// Tracks which names were used so the rest can be reported once.
+final class WeightReader {
+    let file: SafetensorsFile
+    let prefix: String
+    private(set) var used: Set<String> = []
+
+    init(file: SafetensorsFile, prefix: String) {
+        self.file = file
+        self.prefix = prefix
+    }
+
+    func tensor(_ name: String, _ shape: [Int]) throws(ModelError) -> Tensor {
+        let full = prefix + name
+        guard let info = file.tensors[full] else { throw .missingWeight(path: file.path, name: full) }
+        guard info.shape == shape else { throw .weightShape(path: file.path, name: full, expected: shape, found: info.shape) }
+        guard info.dtype.isFloat else {
+            throw .safetensors(path: file.path, problem: "weight '\(full)' is \(info.dtype.rawValue), expected a float type")
+        }
+        used.insert(full)
+        return try file.tensor(full)
+    }
+
+    func linear(_ name: String, out: Int, in inDim: Int, layout: Linear.Layout = .outIn, bias: Bool = true) throws(ModelError) -> Linear {
+        let shape = layout == .outIn ? [out, inDim] : [inDim, out]
+        return Linear(weight: try tensor(name + ".weight", shape), bias: bias ? try tensor(name + ".bias", [out]) : nil, layout: layout)
+    }
+
+    func layerNorm(_ name: String, _ d: Int, eps: Double, weight: String = "weight", bias: String = "bias") throws(ModelError) -> LayerNorm {
+        LayerNorm(gamma: try tensor("\(name).\(weight)", [d]), beta: try tensor("\(name).\(bias)", [d]), eps: Float(eps))
+    }
+
+    /// Checkpoint tensors that were not read (e.g. BERT's pooler), and the float parameters they hold.
+    func unused() -> (names: [String], parameters: Int) {
+        let names = file.names.filter { !used.contains($0) }
+        let params = names.compactMap { file.tensors[$0] }.filter { $0.dtype.isFloat }.reduce(0) { $0 + $1.shape.reduce(1, *) }
+        return (names, params)
+    }
+}
+
+/// Which keys each query may see.
+struct AttentionMask: Sendable {
+    /// false = padded key, removed from every row. nil = all keys real.
+    var keys: [Bool]?
+    /// Key j is visible to query i only when j ≤ i (+ offset for cached decoding).
+    var causal: Bool = false
+    /// Position of the first query among the keys (for incremental decoding with a cache).
+    var queryOffset: Int = 0
+}
+
+/// Projections of one multi-head attention block.
+struct AttentionWeights: Sendable {
+    let q: Linear, k: Linear, v: Linear, o: Linear
+    let heads: Int
+
+    var parameterCount: Int { q.parameterCount + k.parameterCount + v.parameterCount + o.parameterCount }
+}
+
+enum MultiHeadAttention {
+    /// Scaled dot-product attention of `x` (queries) over `memory` (keys and values).
+    /// x: [nq, d], memory: [nk, d] → output [nq, d]; the record holds every intermediate.
+    static func run(
+        _ x: Tensor, memory: Tensor, weights w: AttentionWeights, mask: AttentionMask,
+        kind: AttentionKind, record: Bool
+    ) throws(TensorError) -> (output: Tensor, record: AttentionRecord?) {
+        let q = try w.q(x)       // [nq, d]
+        let k = try w.k(memory)  // [nk, d]
+        let v = try w.v(memory)  // [nk, d]
+        return try attend(q: q, k: k, v: v, weights: w, mask: mask, kind: kind, record: record)
+    }
+
+    /// Attention from already projected q [nq, d], k [nk, d], v [nk, d].
+    static func attend(
+        q: Tensor, k: Tensor, v: Tensor, weights w: AttentionWeights, mask: AttentionMask,
+        kind: AttentionKind, record: Bool
+    ) throws(TensorError) -> (output: Tensor, record: AttentionRecord?) {
+        let nq = q.shape[0], nk = k.shape[0], d = q.shape[1], h = w.heads
+        guard d % h == 0 else { throw .invalidArgument(operation: "attention", detail: "width \(d) not divisible by \(h) heads") }
+        let dk = d / h
+        if let keys = mask.keys, keys.count != nk {
+            throw .shapeMismatch(operation: "attention mask", expected: [nk], found: [keys.count])
+        }
+        var scores = [Float](repeating: 0, count: h * nq * nk)  // [heads, nq, nk]
+        let scale = 1 / Float(dk).squareRoot()
+        q.data.withUnsafeBufferPointer { qp in
+            k.data.withUnsafeBufferPointer { kp in
+                scores.withUnsafeMutableBufferPointer { sp in
+                    for head in 0..<h where nq > 0 && nk > 0 {
+                        BLAS.sgemm(transA: false, transB: true, m: nq, n: nk, k: dk, alpha: scale,
+                                   a: qp.baseAddress! + head * dk, lda: d, b: kp.baseAddress! + head * dk, ldb: d,
+                                   c: sp.baseAddress! + head * nq * nk, ldc: nk)
+                    }
+                }
+            }
+        }
+        if mask.keys != nil || mask.causal {
+            for head in 0..<h {
+                for i in 0..<nq {
+                    let base = (head * nq + i) * nk
+                    for j in 0..<nk {
+                        let hidden = (mask.keys.map { !$0[j] } ?? false) || (mask.causal && j > i + mask.queryOffset)
+                        if hidden { scores[base + j] = -.infinity }
+                    }
+                }
+            }
+        }
+        var probs = scores  // [heads, nq, nk]
+        Ops.softmaxRows(&probs, width: nk)
+        var context = [Float](repeating: 0, count: nq * d)  // [nq, d]
+        probs.withUnsafeBufferPointer { pp in
+            v.data.withUnsafeBufferPointer { vp in
+                context.withUnsafeMutableBufferPointer { cp in
+                    for head in 0..<h where nq > 0 && nk > 0 {
+                        BLAS.sgemm(transA: false, transB: false, m: nq, n: dk, k: nk,
+                                   a: pp.baseAddress! + head * nq * nk, lda: nk, b: vp.baseAddress! + head * dk, ldb: d,
+                                   c: cp.baseAddress! + head * dk, ldc: d)
+                    }
+                }
+            }
+        }
+        let contextTensor = Tensor(uncheckedShape: [nq, d], data: context)
+        let output = try w.o(contextTensor)  // [nq, d]
+        guard record else { return (output, nil) }
+        let rec = AttentionRecord(
+            kind: kind,
+            scores: Tensor(uncheckedShape: [h, nq, nk], data: scores),
+            weights: Tensor(uncheckedShape: [h, nq, nk], data: probs),
+            q: splitHeads(q, heads: h), k: splitHeads(k, heads: h), v: splitHeads(v, heads: h),
+            context: contextTensor, output: output)
+        return (output, rec)
+    }
+
+    /// [n, heads·d_k] → [heads, n, d_k]
+    static func splitHeads(_ x: Tensor, heads: Int) -> Tensor {
+        let n = x.shape[0], d = x.shape[1], dk = d / heads
+        var out = [Float](repeating: 0, count: x.count)
+        for head in 0..<heads {
+            for i in 0..<n {
+                for c in 0..<dk { out[(head * n + i) * dk + c] = x.data[i * d + head * dk + c] }
+            }
+        }
+        return Tensor(uncheckedShape: [heads, n, dk], data: out)
+    }
+}

@@ -1,0 +1,79 @@
+import AttnvizTrace
+import Foundation
+
+/// A loaded checkpoint of one of the supported architectures.
+public enum LoadedModel: Sendable {
+    case bert(BertModel)
+
+    public var info: ModelInfo {
+        switch self {
+        case let .bert(m): return m.info
+        }
+    }
+
+    public var ignoredTensors: [String] {
+        switch self {
+        case let .bert(m): return m.ignoredTensors
+        }
+    }
+}
+
+/// Architectures by config.json's `model_type`.
+public enum ModelRegistry {
+    public static let supported = ["bert"]
+
+    /// The default model's directory: $ATTNVIZ_MODEL, else $ATTNVIZ_HOME/models/all-MiniLM-L6-v2
+    /// (ATTNVIZ_HOME defaults to ~/.cache/attnviz), where set-up puts it.
+    public static var defaultDirectory: String {
+        let env = ProcessInfo.processInfo.environment
+        if let dir = env["ATTNVIZ_MODEL"], !dir.isEmpty { return dir }
+        let home = env["ATTNVIZ_HOME"].flatMap { $0.isEmpty ? nil : $0 }
+            ?? (NSHomeDirectory() as NSString).appendingPathComponent(".cache/attnviz")
+        return (home as NSString).appendingPathComponent("models/all-MiniLM-L6-v2")
+    }
+
+    struct Probe: Decodable {
+        var modelType: String
+        enum CodingKeys: String, CodingKey { case modelType = "model_type" }
+    }
+
+    /// Reads config.json's model_type, then loads the checkpoint strictly for that architecture.
+    public static func load(directory: String) throws(ModelError) -> LoadedModel {
+        var isDir: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: directory, isDirectory: &isDir) else { throw .missingFile(path: directory) }
+        guard isDir.boolValue else { throw .unreadable(path: directory, reason: "not a directory") }
+        let configPath = (directory as NSString).appendingPathComponent("config.json")
+        let configJSON = try readUTF8(configPath)
+        let probe = try decodeJSON(Probe.self, path: configPath)
+        let weightsPath = (directory as NSString).appendingPathComponent("model.safetensors")
+        switch probe.modelType {
+        case "bert":
+            let checkpoint = try SafetensorsFile(path: weightsPath)
+            return .bert(try BertModel.load(directory: directory, configJSON: configJSON, checkpoint: checkpoint))
+        default:
+            throw .unsupportedModelType(path: configPath, found: probe.modelType, supported: supported)
+        }
+    }
+
+    /// The model type named in a directory's config.json, without loading weights.
+    public static func modelType(directory: String) throws(ModelError) -> String {
+        try decodeJSON(Probe.self, path: (directory as NSString).appendingPathComponent("config.json")).modelType
+    }
+}
+
+/// Text in, Trace out: tokenizes, runs the forward pass with a recorder and gathers the record.
+public enum Tracer {
+    public static func trace(model: LoadedModel, tokenizer: WordPieceTokenizer, text: String, pair: String? = nil,
+                             sha256: String? = nil) throws(ModelError) -> Trace {
+        switch model {
+        case let .bert(bert):
+            let (tokens, dropped) = tokenizer.encode(text, pair: pair, maxLength: bert.config.maxPositionEmbeddings)
+            let recorder = Recorder()
+            let last = try bert.forward(ids: tokens.map(\.id), typeIds: tokens.map(\.typeId), recorder: recorder)
+            var info = bert.info
+            info.sha256 = sha256
+            return Trace(model: info, tokens: tokens, truncatedTokens: dropped, embeddings: recorder.embeddings,
+                         layers: recorder.layers, lastHidden: last)
+        }
+    }
+}
