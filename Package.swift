@@ -54,6 +54,8 @@ let package = Package(
             name: "AttnvizModelTests", dependencies: ["AttnvizModel", "AttnvizTensor", "AttnvizTrace"],
             resources: [.copy("Fixtures")]),
         .testTarget(
+            name: "AttnvizCLITests", dependencies: ["attnviz", "AttnvizModel", "AttnvizTensor"]),
+        .testTarget(
             name: "AttnvizRenderTests",
             dependencies: [
                 "AttnvizRender", "CPNG",

@@ -15,7 +15,7 @@ valid() {
         [ -f "$DEST/$f" ] || return 1
         echo "${SHA[$f]}  $DEST/$f" | sha256sum --quiet -c - >/dev/null 2>&1 || return 1
     done
-    [ -f "$DEST/config.json" ] && [ -f "$DEST/tokenizer_config.json" ]
+    [ -f "$DEST/config.json" ] && [ -f "$DEST/tokenizer_config.json" ] && [ -f "$DEST/model.safetensors.sha256" ]
 }
 
 if valid; then
@@ -45,6 +45,8 @@ for f in "${!SHA[@]}"; do
         exit 1
     fi
 done
+# The verified hash, so attnviz need not hash 90 MB again to name the checkpoint.
+echo "${SHA[model.safetensors]}" > "$DEST.partial/model.safetensors.sha256"
 rm -rf "$DEST"
 mv "$DEST.partial" "$DEST"
 echo "setup: model verified at $DEST"

@@ -54,7 +54,16 @@ public enum SHA256 {
 
     /// The sha256 of a file, remembered in `cacheDirectory/sha256.json` by path, size and
     /// modification time, so a 90 MB checkpoint is hashed once, not on every run.
+    /// A `<file>.sha256` written by set-up after it verified the file is trusted while it is newer
+    /// than the file itself.
     public static func file(_ path: String, cacheDirectory: String?) throws(ModelError) -> String {
+        let sidecar = path + ".sha256"
+        if let modelDate = (try? FileManager.default.attributesOfItem(atPath: path))?[.modificationDate] as? Date,
+           let sideDate = (try? FileManager.default.attributesOfItem(atPath: sidecar))?[.modificationDate] as? Date,
+           sideDate >= modelDate, let text = try? String(contentsOfFile: sidecar, encoding: .utf8) {
+            let hex = text.trimmingCharacters(in: .whitespacesAndNewlines)
+            if hex.count == 64, hex.allSatisfy(\.isHexDigit) { return hex.lowercased() }
+        }
         let attrs: [FileAttributeKey: Any]
         do { attrs = try FileManager.default.attributesOfItem(atPath: path) } catch { throw .missingFile(path: path) }
         let size = (attrs[.size] as? NSNumber)?.intValue ?? -1

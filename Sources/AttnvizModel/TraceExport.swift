@@ -1,0 +1,72 @@
+import AttnvizTensor
+import AttnvizTrace
+import Foundation
+
+/// Writes a Trace as safetensors plus a JSON sidecar — the documented exchange format (README,
+/// "Trace format"):
+///   attn.L{l} [heads, n, n], scores.L{l} [heads, n, n] (scaled, −∞ where masked),
+///   hidden.L{l} [n, d] (L0 = embedding output), ffn_act.L{l} [n, d_ff];
+///   trace.json: tokens, ids, token_type_ids, offsets, model, config, attnviz version.
+public enum TraceExport {
+    public static let version = "0.1.0"
+
+    public static func tensors(_ trace: Trace) -> [String: SafetensorsWriter.Entry] {
+        var out: [String: SafetensorsWriter.Entry] = [:]
+        if let e = trace.embeddings { out["hidden.L0"] = .float(e.output) }
+        for layer in trace.layers {
+            let l = layer.index
+            if let a = layer.selfAttention {
+                out["attn.L\(l)"] = .float(a.weights)
+                out["scores.L\(l)"] = .float(a.scores)
+            }
+            out["hidden.L\(l + 1)"] = .float(layer.output)
+            out["ffn_act.L\(l)"] = .float(layer.ffnAct)
+        }
+        out["input_ids"] = .int64(shape: [trace.tokens.count], values: trace.tokens.map(\.id))
+        out["token_type_ids"] = .int64(shape: [trace.tokens.count], values: trace.tokens.map(\.typeId))
+        return out
+    }
+
+    public static func json(_ trace: Trace) -> Data {
+        let config = (try? JSONSerialization.jsonObject(with: Data(trace.model.configJSON.utf8))) ?? [:]
+        let object: [String: Any] = [
+            "attnviz_version": version,
+            "tokens": trace.tokens.map(\.text),
+            "ids": trace.tokens.map(\.id),
+            "token_type_ids": trace.tokens.map(\.typeId),
+            "offsets": trace.tokens.map { t -> Any in t.range.map { [$0.lowerBound, $0.upperBound] } ?? NSNull() },
+            "truncated_tokens": trace.truncatedTokens,
+            "model": [
+                "name": trace.model.name,
+                "directory": trace.model.directory,
+                "model_type": trace.model.modelType,
+                "sha256": trace.model.sha256 ?? NSNull(),
+                "parameters": trace.model.totalParameters,
+            ] as [String: Any],
+            "config": config,
+        ]
+        let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .prettyPrinted])) ?? Data()
+        return data + Data("\n".utf8)
+    }
+
+    /// Writes `path` and its `.json` sidecar; both appear whole or not at all.
+    public static func write(_ trace: Trace, to path: String) throws(ModelError) {
+        let jsonPath = ((path as NSString).deletingPathExtension as String) + ".json"
+        let files = [(path, SafetensorsWriter.encode(tensors(trace), metadata: ["format": "attnviz-trace", "attnviz_version": version])),
+                     (jsonPath, json(trace))]
+        var written: [String] = []
+        for (target, data) in files {
+            let tmp = target + ".partial-\(getpid())"
+            do {
+                try data.write(to: URL(fileURLWithPath: tmp))
+                written.append(tmp)
+            } catch {
+                for w in written { try? FileManager.default.removeItem(atPath: w) }
+                throw .unreadable(path: target, reason: "cannot write: \(error.localizedDescription)")
+            }
+        }
+        for ((target, _), tmp) in zip(files, written) where rename(tmp, target) != 0 {
+            throw .unreadable(path: target, reason: "cannot write: \(String(cString: strerror(errno)))")
+        }
+    }
+}

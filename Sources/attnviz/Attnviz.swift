@@ -1,0 +1,38 @@
+import ArgumentParser
+import AttnvizModel
+import Foundation
+
+@main
+struct Attnviz: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "attnviz",
+        abstract: "Runs a sentence through a real Transformer and explains what happens inside.",
+        version: TraceExport.version,
+        subcommands: [Trace.self, Tokenize.self])
+}
+
+/// Options every command that loads a model shares.
+struct ModelOptions: ParsableArguments {
+    @Option(name: .long, help: ArgumentHelp(
+        "A local HuggingFace model directory (config.json, model.safetensors, vocab).",
+        discussion: "Default: $ATTNVIZ_MODEL, else the all-MiniLM-L6-v2 copy set-up puts in ~/.cache/attnviz.",
+        valueName: "dir"))
+    var model: String?
+
+    var directory: String { model ?? ModelRegistry.defaultDirectory }
+}
+
+/// One line on stderr, for warnings that do not stop the run.
+func warn(_ message: String) {
+    FileHandle.standardError.write(Data("attnviz: warning: \(message)\n".utf8))
+}
+
+/// Library errors reach the user as one line naming the file and the problem.
+struct CommandFailure: Error, CustomStringConvertible {
+    let description: String
+    init(_ error: any Error) { description = "\(error)" }
+}
+
+func attempt<T>(_ body: () throws -> T) throws -> T {
+    do { return try body() } catch let e as ModelError { throw CommandFailure(e) }
+}

@@ -1,0 +1,71 @@
+import Foundation
+import Testing
+
+/// Runs the built `attnviz` binary (it sits beside the test bundle) and captures its output.
+struct CLI {
+    struct Result {
+        var status: Int32
+        var stdout: String
+        var stderr: String
+        var stderrLines: [Substring] { stderr.split(separator: "\n", omittingEmptySubsequences: true) }
+    }
+
+    static var binary: String {
+        if let path = ProcessInfo.processInfo.environment["ATTNVIZ_BIN"] { return path }
+        let runner = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
+        var dir = runner.deletingLastPathComponent()
+        // The runner may be inside an .xctest bundle folder.
+        if dir.pathExtension == "xctest" { dir = dir.deletingLastPathComponent() }
+        return dir.appendingPathComponent("attnviz").path
+    }
+
+    static let repoRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    static let tinyBert = repoRoot.appendingPathComponent("Tests/AttnvizModelTests/Fixtures/tiny/bert").path
+
+    @discardableResult
+    static func run(_ args: [String], cwd: String? = nil, env: [String: String] = [:], stdin: Data? = nil) throws -> Result {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: binary)
+        p.arguments = args
+        var environment = ProcessInfo.processInfo.environment
+        environment["SWIFT_BACKTRACE"] = "enable=no"
+        for (k, v) in env { environment[k] = v }
+        p.environment = environment
+        if let cwd { p.currentDirectoryURL = URL(fileURLWithPath: cwd) }
+        let out = Pipe(), err = Pipe(), input = Pipe()
+        p.standardOutput = out
+        p.standardError = err
+        p.standardInput = input
+        try p.run()
+        if let stdin { input.fileHandleForWriting.write(stdin) }
+        try input.fileHandleForWriting.close()
+        let o = out.fileHandleForReading.readDataToEndOfFile()
+        let e = err.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        return Result(status: p.terminationStatus, stdout: String(decoding: o, as: UTF8.self), stderr: String(decoding: e, as: UTF8.self))
+    }
+}
+
+/// A fresh temporary folder, removed when the value goes away.
+final class TempDir {
+    let path: String
+    init() throws {
+        path = NSTemporaryDirectory() + "attnviz-test-" + UUID().uuidString
+        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+    }
+    deinit { try? FileManager.default.removeItem(atPath: path) }
+    func file(_ name: String) -> String { (path as NSString).appendingPathComponent(name) }
+    func write(_ name: String, _ data: Data) throws -> String {
+        let p = file(name)
+        try data.write(to: URL(fileURLWithPath: p))
+        return p
+    }
+    func write(_ name: String, _ text: String) throws -> String { try write(name, Data(text.utf8)) }
+
+    /// A copy of the tiny BERT checkpoint to break.
+    func tinyBertCopy() throws -> String {
+        let dst = file("model")
+        try FileManager.default.copyItem(atPath: CLI.tinyBert, toPath: dst)
+        return dst
+    }
+}
