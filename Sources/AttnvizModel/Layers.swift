@@ -115,43 +115,46 @@ enum MultiHeadAttention {
             throw .shapeMismatch(operation: "attention mask", expected: [nk], found: [keys.count])
         }
         var scores = [Float](repeating: 0, count: h * nq * nk)  // [heads, nq, nk]
-        let scale = 1 / Float(dk).squareRoot()
-        q.data.withUnsafeBufferPointer { qp in
-            k.data.withUnsafeBufferPointer { kp in
-                scores.withUnsafeMutableBufferPointer { sp in
-                    for head in 0..<h where nq > 0 && nk > 0 {
-                        BLAS.sgemm(transA: false, transB: true, m: nq, n: nk, k: dk, alpha: scale,
-                                   a: qp.baseAddress! + head * dk, lda: d, b: kp.baseAddress! + head * dk, ldb: d,
-                                   c: sp.baseAddress! + head * nq * nk, ldc: nk)
-                    }
-                }
-            }
-        }
-        if mask.keys != nil || mask.causal {
-            for head in 0..<h {
-                for i in 0..<nq {
-                    let base = (head * nq + i) * nk
-                    for j in 0..<nk {
-                        let hidden = (mask.keys.map { !$0[j] } ?? false) || (mask.causal && j > i + mask.queryOffset)
-                        if hidden { scores[base + j] = -.infinity }
-                    }
-                }
-            }
-        }
-        var probs = scores  // [heads, nq, nk]
-        Ops.softmaxRows(&probs, width: nk)
+        var probs = record ? [Float](repeating: 0, count: h * nq * nk) : []  // [heads, nq, nk]
         var context = [Float](repeating: 0, count: nq * d)  // [nq, d]
-        probs.withUnsafeBufferPointer { pp in
-            v.data.withUnsafeBufferPointer { vp in
-                context.withUnsafeMutableBufferPointer { cp in
-                    for head in 0..<h where nq > 0 && nk > 0 {
-                        BLAS.sgemm(transA: false, transB: false, m: nq, n: dk, k: nk,
-                                   a: pp.baseAddress! + head * nq * nk, lda: nk, b: vp.baseAddress! + head * dk, ldb: d,
-                                   c: cp.baseAddress! + head * dk, ldc: d)
+        let scale = 1 / Float(dk).squareRoot()
+        let keys = mask.keys
+        q.data.withUnsafeBufferPointer { qp in
+        k.data.withUnsafeBufferPointer { kp in
+        v.data.withUnsafeBufferPointer { vp in
+        scores.withUnsafeMutableBufferPointer { sb in
+        probs.withUnsafeMutableBufferPointer { pb in
+        context.withUnsafeMutableBufferPointer { cb in
+            guard nq > 0, nk > 0 else { return }
+            let s = SharedPointer(sb.baseAddress!), c = SharedPointer(cb.baseAddress!)
+            let pp = record ? pb.baseAddress.map(SharedPointer.init) : nil
+            // Heads split across cores: scores, mask, softmax and context of a head are its own.
+            Parallel.chunks(h) { heads in
+                for head in heads {
+                    let sh = s.base + head * nq * nk
+                    BLAS.sgemm(transA: false, transB: true, m: nq, n: nk, k: dk, alpha: scale,
+                               a: qp.baseAddress! + head * dk, lda: d, b: kp.baseAddress! + head * dk, ldb: d, c: sh, ldc: nk)
+                    if keys != nil || mask.causal {
+                        for i in 0..<nq {
+                            for j in 0..<nk where (keys.map { !$0[j] } ?? false) || (mask.causal && j > i + mask.queryOffset) {
+                                sh[i * nk + j] = -.infinity
+                            }
+                        }
                     }
+                    // Softmax in place, or into the record's buffer so the scores stay.
+                    let ph: UnsafeMutablePointer<Float>
+                    if let pp {
+                        ph = pp.base + head * nq * nk
+                        ph.update(from: sh, count: nq * nk)
+                    } else {
+                        ph = sh
+                    }
+                    Ops.softmaxRows(ph, rows: nq, width: nk)
+                    BLAS.sgemm(transA: false, transB: false, m: nq, n: dk, k: nk,
+                               a: ph, lda: nk, b: vp.baseAddress! + head * dk, ldb: d, c: c.base + head * dk, ldc: d)
                 }
             }
-        }
+        }}}}}}
         let contextTensor = Tensor(uncheckedShape: [nq, d], data: context)
         let output = try w.o(contextTensor)  // [nq, d]
         guard record else { return (output, nil) }

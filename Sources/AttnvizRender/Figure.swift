@@ -13,6 +13,33 @@ public protocol Figure: Sendable {
     func draw(on canvas: Canvas) throws(RenderError)
 }
 
+/// A drawn figure's pixels, ready to encode.
+public final class Raster {
+    let surface: CairoSurface
+    public let width: Int, height: Int
+    public let title: String
+    public let unknownGlyphs: Int
+
+    init(surface: CairoSurface, width: Int, height: Int, title: String, unknownGlyphs: Int) {
+        self.surface = surface
+        self.width = width
+        self.height = height
+        self.title = title
+        self.unknownGlyphs = unknownGlyphs
+    }
+
+    public func encodePNG(_ png: PNGOptions = .standard) throws(RenderError) -> Data {
+        guard let data = cairo_image_surface_get_data(surface.raw) else {
+            throw .cairo(context: "reading pixels of '\(title)'", status: "no data")
+        }
+        let stride = Int(cairo_image_surface_get_stride(surface.raw))
+        var options = png
+        options.metadata = [("Software", FigureRenderer.toolVersion), ("Title", title)] + png.metadata
+        return try PNGCodec.encode(argb: UnsafeRawBufferPointer(start: data, count: stride * height),
+                                   width: width, height: height, stride: stride, options: options)
+    }
+}
+
 public enum FigureRenderer {
     public static let toolVersion = "attnviz 0.1.0"
 
@@ -26,30 +53,12 @@ public enum FigureRenderer {
     /// As `render`, also returning how many glyphs no font could draw.
     public static func renderWithStats(_ figure: some Figure, format: FigureFormat, theme: Theme = .standard,
                                        png: PNGOptions = .standard) throws(RenderError) -> (data: Data, unknownGlyphs: Int) {
-        let measuring = try Canvas.measuring(theme: theme)
-        let size = try figure.size(measuring: measuring)
-        let w = Int(size.width.rounded(.up)), h = Int(size.height.rounded(.up))
-        guard w > 0, h > 0, w <= 32768, h <= 32768 else {
-            throw .invalidFigure(figure: figure.title, problem: "size \(w)x\(h) outside 1...32768")
-        }
         switch format {
         case .png:
-            let surface = try CairoSurface.image(width: w, height: h)
-            let canvas = try Canvas(surface: surface, size: Size(Double(w), Double(h)), theme: theme)
-            canvas.fill(Rect(0, 0, Double(w), Double(h)), theme.background)
-            try figure.draw(on: canvas)
-            try canvas.check("drawing '\(figure.title)'")
-            cairo_surface_flush(surface.raw)
-            guard let data = cairo_image_surface_get_data(surface.raw) else {
-                throw .cairo(context: "reading pixels of '\(figure.title)'", status: "no data")
-            }
-            let stride = Int(cairo_image_surface_get_stride(surface.raw))
-            var options = png
-            options.metadata = [("Software", toolVersion), ("Title", figure.title)] + png.metadata
-            let encoded = try PNGCodec.encode(argb: UnsafeRawBufferPointer(start: data, count: stride * h),
-                                              width: w, height: h, stride: stride, options: options)
-            return (encoded, canvas.unknownGlyphs + measuring.unknownGlyphs)
+            let raster = try rasterize(figure, theme: theme)
+            return (try raster.encodePNG(png), raster.unknownGlyphs)
         case .svg, .pdf:
+            let (w, h, measured) = try pixelSize(figure, theme: theme)
             let sink = ByteSink()
             var unknown = 0
             do {
@@ -64,8 +73,31 @@ public enum FigureRenderer {
             }
             var data = sink.data
             if format == .svg { data = pixelatedSVG(data) }
-            return (data, unknown + measuring.unknownGlyphs)
+            return (data, unknown + measured)
         }
+    }
+
+    /// Draws a figure into pixels without encoding them (benchmarks time the two apart).
+    public static func rasterize(_ figure: some Figure, theme: Theme = .standard) throws(RenderError) -> Raster {
+        let (w, h, measured) = try pixelSize(figure, theme: theme)
+        let surface = try CairoSurface.image(width: w, height: h)
+        let canvas = try Canvas(surface: surface, size: Size(Double(w), Double(h)), theme: theme)
+        canvas.fill(Rect(0, 0, Double(w), Double(h)), theme.background)
+        try figure.draw(on: canvas)
+        try canvas.check("drawing '\(figure.title)'")
+        cairo_surface_flush(surface.raw)
+        return Raster(surface: surface, width: w, height: h, title: figure.title, unknownGlyphs: canvas.unknownGlyphs + measured)
+    }
+
+    /// The figure's size in whole pixels, and the unknown glyphs met while measuring it.
+    static func pixelSize(_ figure: some Figure, theme: Theme) throws(RenderError) -> (Int, Int, Int) {
+        let measuring = try Canvas.measuring(theme: theme)
+        let size = try figure.size(measuring: measuring)
+        let w = Int(size.width.rounded(.up)), h = Int(size.height.rounded(.up))
+        guard w > 0, h > 0, w <= 32768, h <= 32768 else {
+            throw .invalidFigure(figure: figure.title, problem: "size \(w)x\(h) outside 1...32768")
+        }
+        return (w, h, measuring.unknownGlyphs)
     }
 
     /// Cairo's SVG ignores nearest-neighbour filtering; browsers would blur heatmap cells unless

@@ -12,6 +12,9 @@ public enum BLAS {
 
     public static func setThreadCount(_ n: Int) { openblas_set_num_threads(Int32(n)) }
 
+    /// OpenBLAS runs on the calling thread only; `Parallel` splits the work instead.
+    static let singleThreaded: Void = { openblas_set_num_threads(1) }()
+
     /// C = alpha · op(A) · op(B) + beta · C, all row-major; leading dimensions are explicit so
     /// strided sub-matrices (one head's columns) need no copy.
     @inline(__always)
@@ -20,6 +23,7 @@ public enum BLAS {
         a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
         beta: Float = 0, c: UnsafeMutablePointer<Float>, ldc: Int
     ) {
+        _ = singleThreaded
         cblas_sgemm(
             CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
             blasint(m), blasint(n), blasint(k), alpha, a, blasint(lda), b, blasint(ldb), beta, c,

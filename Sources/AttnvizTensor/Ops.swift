@@ -29,21 +29,21 @@ public enum Ops {
             throw .shapeMismatch(operation: "linear bias", expected: [outDim], found: bias.shape)
         }
         var out = [Float](repeating: 0, count: n * outDim)  // [n, out]
-        if let bias {
-            bias.data.withUnsafeBufferPointer { b in
-                out.withUnsafeMutableBufferPointer { o in
-                    for r in 0..<n { (o.baseAddress! + r * outDim).update(from: b.baseAddress!, count: outDim) }
-                }
-            }
-        }
-        if n > 0 {
-            x.data.withUnsafeBufferPointer { xp in
-                w.data.withUnsafeBufferPointer { wp in
-                    out.withUnsafeMutableBufferPointer { op in
+        x.data.withUnsafeBufferPointer { xp in
+            w.data.withUnsafeBufferPointer { wp in
+                out.withUnsafeMutableBufferPointer { op in
+                    let o = SharedPointer(op.baseAddress!)
+                    let bp = bias?.data
+                    // Rows split across cores; each part is one single-threaded sgemm.
+                    Parallel.chunks(n, minChunk: 16) { rows in
+                        let c = o.base + rows.lowerBound * outDim
+                        if let bp {
+                            for r in 0..<rows.count { bp.withUnsafeBufferPointer { (c + r * outDim).update(from: $0.baseAddress!, count: outDim) } }
+                        }
                         BLAS.sgemm(
-                            transA: false, transB: weightIsOutIn, m: n, n: outDim, k: inDim,
-                            a: xp.baseAddress!, lda: inDim, b: wp.baseAddress!, ldb: weightIsOutIn ? inDim : outDim,
-                            beta: bias == nil ? 0 : 1, c: op.baseAddress!, ldc: outDim)
+                            transA: false, transB: weightIsOutIn, m: rows.count, n: outDim, k: inDim,
+                            a: xp.baseAddress! + rows.lowerBound * inDim, lda: inDim, b: wp.baseAddress!,
+                            ldb: weightIsOutIn ? inDim : outDim, beta: bp == nil ? 0 : 1, c: c, ldc: outDim)
                     }
                 }
             }
@@ -56,24 +56,22 @@ public enum Ops {
     public static func softmaxRows(_ values: inout [Float], width: Int) {
         guard width > 0 else { return }
         values.withUnsafeMutableBufferPointer { buf in
-            let rows = buf.count / width
-            for r in 0..<rows {
-                let row = UnsafeMutableBufferPointer(rebasing: buf[(r * width)..<((r + 1) * width)])
-                var m = -Float.infinity
-                for v in row where v > m { m = v }
-                if m == -.infinity {
-                    for i in row.indices { row[i] = 0 }
-                    continue
-                }
-                var sum: Float = 0
-                for i in row.indices {
-                    let e = expf(row[i] - m)
-                    row[i] = e
-                    sum += e
-                }
-                let inv = 1 / sum
-                for i in row.indices { row[i] *= inv }
+            softmaxRows(buf.baseAddress!, rows: buf.count / width, width: width)
+        }
+    }
+
+    /// Softmax of `rows` rows of `width` at `p`, in place.
+    public static func softmaxRows(_ p: UnsafeMutablePointer<Float>, rows: Int, width: Int) {
+        for r in 0..<rows {
+            let row = p + r * width
+            let m = Reduce.max(row, width)
+            if m == -.infinity {
+                row.update(repeating: 0, count: width)
+                continue
             }
+            for i in 0..<width { row[i] = FastMath.exp(row[i] - m) }  // vectorizes: no reduction here
+            let inv = 1 / Reduce.sum(row, width)
+            for i in 0..<width { row[i] *= inv }
         }
     }
 
@@ -85,20 +83,25 @@ public enum Ops {
             throw .shapeMismatch(operation: "layerNorm", expected: [d], found: gamma.shape)
         }
         var out = x.data
-        for r in 0..<x.rowCount {
-            let base = r * d
-            var mean: Double = 0
-            for i in 0..<d { mean += Double(x.data[base + i]) }
-            mean /= Double(d)
-            var variance: Double = 0
-            for i in 0..<d {
-                let c = Double(x.data[base + i]) - mean
-                variance += c * c
+        out.withUnsafeMutableBufferPointer { ob in
+            let o = SharedPointer(ob.baseAddress!)
+            Parallel.chunks(x.rowCount, minChunk: 32) { rows in
+                for r in rows {
+                    let base = r * d
+                    var mean: Double = 0
+                    for i in 0..<d { mean += Double(x.data[base + i]) }
+                    mean /= Double(d)
+                    var variance: Double = 0
+                    for i in 0..<d {
+                        let c = Double(x.data[base + i]) - mean
+                        variance += c * c
+                    }
+                    variance /= Double(d)
+                    let inv = Float(1 / (variance + Double(eps)).squareRoot())
+                    let m = Float(mean)
+                    for i in 0..<d { o.base[base + i] = (x.data[base + i] - m) * inv * gamma.data[i] + beta.data[i] }
+                }
             }
-            variance /= Double(d)
-            let inv = Float(1 / (variance + Double(eps)).squareRoot())
-            let m = Float(mean)
-            for i in 0..<d { out[base + i] = (x.data[base + i] - m) * inv * gamma.data[i] + beta.data[i] }
         }
         return Tensor(uncheckedShape: x.shape, data: out)
     }
@@ -138,6 +141,7 @@ public enum Activation: String, Sendable, Codable, CaseIterable {
     case silu            // = swish
     case swish
 
+    /// Exact definitions (libm), for plots and tests.
     public func apply(_ x: Float) -> Float {
         switch self {
         case .gelu: return 0.5 * x * (1 + erff(x * Float(0.5).squareRoot()))
@@ -149,9 +153,59 @@ public enum Activation: String, Sendable, Codable, CaseIterable {
         }
     }
 
+    /// The forward pass's version: vectorizable approximations (error ≤ 2e-7 relative to the
+    /// activation's scale), split across cores.
     public func apply(_ t: Tensor) -> Tensor {
         var out = t.data
-        for i in out.indices { out[i] = apply(out[i]) }
+        let kind = self
+        out.withUnsafeMutableBufferPointer { buf in
+            let p = SharedPointer(buf.baseAddress!)
+            Parallel.chunks(buf.count, minChunk: 8192) { range in
+                let q = p.base
+                switch kind {
+                case .gelu:
+                    let s = Float(0.5).squareRoot()
+                    for i in range { let x = q[i]; q[i] = 0.5 * x * (1 + FastMath.erf(x * s)) }
+                case .geluNew:
+                    let c: Float = (2 / Float.pi).squareRoot()
+                    for i in range { let x = q[i]; q[i] = 0.5 * x * (1 + FastMath.tanh(c * (x + 0.044715 * x * x * x))) }
+                case .relu:
+                    for i in range { q[i] = max(0, q[i]) }
+                case .silu, .swish:
+                    for i in range { let x = q[i]; q[i] = x / (1 + FastMath.exp(-x)) }
+                }
+            }
+        }
         return Tensor(uncheckedShape: t.shape, data: out)
+    }
+}
+
+/// Reductions with explicit 16-wide accumulators (a plain loop stays scalar under strict FP order).
+public enum Reduce {
+    public static func sum(_ p: UnsafePointer<Float>, _ count: Int) -> Float {
+        var acc = SIMD16<Float>()
+        var i = 0
+        let raw = UnsafeRawPointer(p)
+        while i + 16 <= count {
+            acc += raw.loadUnaligned(fromByteOffset: i * 4, as: SIMD16<Float>.self)
+            i += 16
+        }
+        var total = acc.sum()
+        while i < count { total += p[i]; i += 1 }
+        return total
+    }
+
+    public static func max(_ p: UnsafePointer<Float>, _ count: Int) -> Float {
+        var acc = SIMD16<Float>(repeating: -.infinity)
+        var i = 0
+        let raw = UnsafeRawPointer(p)
+        while i + 16 <= count {
+            let v = raw.loadUnaligned(fromByteOffset: i * 4, as: SIMD16<Float>.self)
+            acc.replace(with: v, where: v .> acc)  // compare + blend; pointwiseMax is per-lane
+            i += 16
+        }
+        var m = acc.max()
+        while i < count { m = Swift.max(m, p[i]); i += 1 }
+        return m
     }
 }

@@ -1,5 +1,180 @@
+import AttnvizModel
 import AttnvizRender
+import AttnvizTensor
+import AttnvizTrace
+import CPNG
 import Foundation
-let f = Heatmap(title: "t", values: [0.1, 0.9, 0.5, 0.2], rows: 2, cols: 2, rowLabels: ["a", "b"], colLabels: ["a", "b"], xLabel: "x", yLabel: "y", colorbarLabel: "c")
-let a = try FigureRenderer.render(f, format: .svg), b = try FigureRenderer.render(f, format: .svg)
-try a.write(to: URL(fileURLWithPath: "/tmp/a.svg")); try b.write(to: URL(fileURLWithPath: "/tmp/b.svg"))
+
+// `make bench`: medians on this machine, printed as tables. Nothing here is a test.
+
+func now() -> Double { Double(DispatchTime.now().uptimeNanoseconds) / 1e9 }
+
+func median(_ xs: [Double]) -> Double {
+    let s = xs.sorted()
+    return s.count % 2 == 1 ? s[s.count / 2] : (s[s.count / 2 - 1] + s[s.count / 2]) / 2
+}
+
+func time(_ reps: Int, warmup: Int = 2, _ body: () throws -> Void) rethrows -> Double {
+    for _ in 0..<warmup { try body() }
+    var samples: [Double] = []
+    for _ in 0..<reps {
+        let t = now()
+        try body()
+        samples.append(now() - t)
+    }
+    return median(samples)
+}
+
+/// VmHWM of this process in MiB (peak resident memory).
+func peakRSS() -> Double {
+    guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8) else { return .nan }
+    for line in status.split(separator: "\n") where line.hasPrefix("VmHWM:") {
+        let kb = line.split(separator: " ").compactMap { Double($0) }.first ?? .nan
+        return kb / 1024
+    }
+    return .nan
+}
+
+func pad(_ s: String, _ w: Int) -> String { s.count >= w ? s : String(repeating: " ", count: w - s.count) + s }
+func row(_ cells: [String], _ widths: [Int]) -> String { zip(cells, widths).map { pad($0, $1) }.joined(separator: "  ") }
+func f(_ v: Double, _ digits: Int = 1) -> String { String(format: "%.\(digits)f", v) }
+
+func attentionLike(_ n: Int) -> [Float] {
+    var s: UInt64 = 42
+    var out = [Float](repeating: 0, count: n * n)
+    for i in 0..<n {
+        var sum: Float = 0
+        for j in 0..<n {
+            s = s &* 6364136223846793005 &+ 1442695040888963407
+            let v = expf(Float(s >> 40) / Float(1 << 24) * 4)
+            out[i * n + j] = v
+            sum += v
+        }
+        for j in 0..<n { out[i * n + j] /= sum }
+    }
+    return out
+}
+
+func heatmap(_ n: Int, labels: Bool) -> Heatmap {
+    let tokens = labels ? (0..<n).map { "tok\($0)" } : nil
+    return Heatmap(title: "\(n) × \(n) attention", values: attentionLike(n), rows: n, cols: n, rowLabels: tokens, colLabels: tokens,
+                   xLabel: "key", yLabel: "query", colorbarLabel: "attention weight")
+}
+
+func benchHeatmaps() throws {
+    print("\n## Heatmap: draw (Cairo) and PNG encode (libpng), median of 21 runs")
+    let w = [6, 7, 11, 10, 12, 10, 10]
+    print(row(["n", "labels", "size px", "draw ms", "encode ms", "total ms", "PNG KiB"], w))
+    for n in [16, 64, 128, 512] {
+        for labels in n <= 128 ? [true, false] : [false] {
+            let fig = heatmap(n, labels: labels)
+            var raster = try FigureRenderer.rasterize(fig)
+            var bytes = Data()
+            let draw = try time(21) { raster = try FigureRenderer.rasterize(fig) }
+            let encode = try time(21) { bytes = try raster.encodePNG() }
+            print(row(["\(n)", labels ? "yes" : "no", "\(raster.width)x\(raster.height)", f(draw * 1000, 2), f(encode * 1000, 2),
+                       f((draw + encode) * 1000, 2), f(Double(bytes.count) / 1024)], w))
+        }
+    }
+}
+
+func benchPNGOptions() throws {
+    print("\n## PNG encoding options on the 128 × 128 labelled heatmap, median of 21 runs")
+    let raster = try FigureRenderer.rasterize(heatmap(128, labels: true))
+    let w = [6, 7, 10, 9]
+    print(row(["level", "filter", "encode ms", "KiB"], w))
+    for level: Int32 in [1, 3, 6, 9] {
+        for (name, filter) in [("SUB", Int32(CPNG_FILTER_SUB)), ("ALL", Int32(CPNG_FILTER_ALL))] {
+            let options = PNGOptions(zlibLevel: level, filters: filter, metadata: [])
+            var bytes = Data()
+            let t = try time(21) { bytes = try raster.encodePNG(options) }
+            let mark = (level == PNGOptions.standard.zlibLevel && filter == PNGOptions.standard.filters) ? " (default)" : ""
+            print(row(["\(level)", name, f(t * 1000, 2), f(Double(bytes.count) / 1024)], w) + mark)
+        }
+    }
+}
+
+/// One forward configuration, run in a child process so its peak memory is its own.
+func childForward(n: Int, record: Bool, reps: Int) throws {
+    guard case let .bert(model) = try ModelRegistry.load(directory: ModelRegistry.defaultDirectory) else { return }
+    let c = model.config
+    let ids = [101] + (0..<(n - 2)).map { 1000 + ($0 * 7919) % 20000 } + [102]
+    let types = [Int](repeating: 0, count: n)
+    let t = try time(reps) {
+        _ = try model.forward(ids: ids, typeIds: types, recorder: record ? Recorder() : nil)
+    }
+    let d = Double(c.hiddenSize), ff = Double(c.intermediateSize), nn = Double(n)
+    let flops = Double(c.numHiddenLayers) * (2 * nn * d * d * 4 + 4 * nn * nn * d + 4 * nn * d * ff)
+    print("\(t) \(flops) \(peakRSS())")
+}
+
+func benchForward() throws {
+    print("\n## MiniLM forward (6 layers × 12 heads, d 384), median of 21 runs, each row its own process")
+    let w = [5, 9, 9, 9, 10, 10]
+    print(row(["n", "record", "ms", "GFLOP/s", "GFLOP", "peak MiB"], w))
+    var results: [String: Double] = [:]
+    for n in [16, 64, 128, 256, 512] {
+        for record in [false, true] {
+            let p = Process()
+            p.executableURL = URL(fileURLWithPath: CommandLine.arguments[0])
+            p.arguments = ["--child-forward", "\(n)", record ? "1" : "0"]
+            let out = Pipe()
+            p.standardOutput = out
+            try p.run()
+            let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            p.waitUntilExit()
+            let v = text.split(whereSeparator: { $0 == " " || $0 == "\n" }).compactMap { Double($0) }
+            guard v.count == 3 else { print("  n=\(n): child failed: \(text)"); continue }
+            results["\(n)-\(record)"] = v[0]
+            print(row(["\(n)", record ? "yes" : "no", f(v[0] * 1000, 2), f(v[1] / v[0] / 1e9), f(v[1] / 1e9, 2), f(v[2])], w))
+        }
+    }
+    if let plain = results["128-false"], let rec = results["128-true"] {
+        print(String(format: "n = 128: %.1f ms plain, %.1f ms recording; PyTorch eager with attentions measured 27 ms here (goal ≤ 21.6 ms)",
+                     plain * 1000, rec * 1000))
+    }
+}
+
+func sgemmPeak() {
+    let n = 1024
+    let a = [Float](repeating: 0.5, count: n * n), b = a
+    var c = [Float](repeating: 0, count: n * n)
+    let t = time(11) {
+        a.withUnsafeBufferPointer { ap in b.withUnsafeBufferPointer { bp in c.withUnsafeMutableBufferPointer { cp in
+            BLAS.sgemm(transA: false, transB: true, m: n, n: n, k: n, a: ap.baseAddress!, lda: n, b: bp.baseAddress!, ldb: n,
+                       c: cp.baseAddress!, ldc: n)
+        } } }
+    }
+    print(String(format: "sgemm 1024³ reference: %.2f ms, %.0f GFLOP/s", t * 1000, 2 * pow(Double(n), 3) / t / 1e9))
+}
+
+/// Only the dense products of one MiniLM forward (per layer: Q, K, V, O and the two FFN
+/// matrices) at n tokens, through the same row-parallel Ops.linear: the floor for the forward.
+func childGEMM(n: Int) throws {
+    let d = 384, ff = 1536
+    let x = Tensor.zeros([n, d]), h = Tensor.zeros([n, ff])
+    let w = Tensor.zeros([d, d]), w1 = Tensor.zeros([ff, d]), w2 = Tensor.zeros([d, ff])
+    let t = try time(21) {
+        for _ in 0..<6 {
+            for _ in 0..<4 { _ = try Ops.linear(x, weight: w, bias: nil) }
+            _ = try Ops.linear(x, weight: w1, bias: nil)
+            _ = try Ops.linear(h, weight: w2, bias: nil)
+        }
+    }
+    let flops = 6.0 * (8 * Double(n * d * d) + 4 * Double(n * d * ff))
+    print(String(format: "dense products at n=%d: %.2f ms, %.0f GFLOP/s", n, t * 1000, flops / t / 1e9))
+}
+
+let args = CommandLine.arguments
+if args.count >= 3, args[1] == "--child-gemm", let n = Int(args[2]) { try childGEMM(n: n); exit(0) }
+if args.count >= 4, args[1] == "--child-forward", let n = Int(args[2]) {
+    try childForward(n: n, record: args[3] == "1", reps: 21)
+    exit(0)
+}
+let load = (try? String(contentsOfFile: "/proc/loadavg", encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines) ?? "?"
+print("# attnviz benchmarks")
+print("load average: \(load); cores: \(ProcessInfo.processInfo.activeProcessorCount); OpenBLAS kernels: \(BLAS.coreName), threads: \(BLAS.threadCount); OPENBLAS_CORETYPE=\(ProcessInfo.processInfo.environment["OPENBLAS_CORETYPE"] ?? "(unset)")")
+sgemmPeak()
+let only = args.count >= 2 ? args[1] : "all"
+if only == "all" || only == "render" { try benchHeatmaps(); try benchPNGOptions() }
+if only == "all" || only == "forward" { try benchForward() }
