@@ -19,6 +19,10 @@ public struct Heatmap: Figure {
     public var maskLabel = "masked (−∞)"
     /// Write the value in each cell when cells are large enough (nil: automatic).
     public var showValues: Bool?
+    /// Draw the colorbar (a mask diagram has none: its legend says what the colours mean).
+    public var showColorbar = true
+    /// A swatch in the legend row for unmasked cells (colour, label), beside the masked one.
+    public var cellLegend: (color: RGB, label: String)?
     /// Longest a label may be before it is cut with an ellipsis, in pixels.
     public var maxLabelWidth = 110.0
 
@@ -85,12 +89,14 @@ public struct Heatmap: Figure {
         let axisH = try c.measure(xLabel, t.axisLabel).height
         let matrixW = cell * Double(cols), matrixH = cell * Double(rows)
         let bar = Chrome.Colorbar(colormap: colormap, range: effectiveRange, label: colorbarLabel)
-        var rightW = try bar.width(canvas: c) + 2 * t.gap
-        if hasMasked { rightW = max(rightW, try Chrome.maskLegendWidth(maskLabel, canvas: c) + t.gap) }
+        let rightW = showColorbar ? try bar.width(canvas: c) + 2 * t.gap : t.gap
         let left = t.margin + axisH + t.gap + rowW + t.gap
-        let width = left + matrixW + 2 * t.gap + rightW + t.margin
+        // The legend row above the matrix must fit too.
+        var legendW = hasMasked ? try Chrome.maskLegendWidth(maskLabel, canvas: c) : 0
+        if let cellLegend { legendW += 42 + (try c.measure(cellLegend.label, t.tick).width) }
+        let width = max(left + matrixW + 2 * t.gap + rightW + t.margin, left + legendW + t.margin)
         let titleH = try Chrome.titleHeight(title, canvas: c, maxWidth: max(width - 2 * t.margin, 200))
-        let top = t.margin + titleH + (hasMasked ? 26 : 0)
+        let top = t.margin + titleH + (hasMasked || cellLegend != nil ? 26 : 0)
         let bottom = colH + t.gap + t.gap + axisH + t.margin
         let height = top + max(matrixH, 120) + bottom
         return Layout(matrix: Rect(left, top, matrixW, matrixH), rotateColumnLabels: rotate, rowLabelWidth: rowW, colLabelHeight: colH,
@@ -131,8 +137,14 @@ public struct Heatmap: Figure {
                 }
             }
             try c.hatch(runs)
-            try Chrome.drawMaskLegend(maskLabel, canvas: c, x: m.x, y: m.y - 24)
         }
+        var legendX = m.x
+        if let cellLegend {
+            c.fill(Rect(legendX, m.y - 24, 16, 16), cellLegend.color)
+            try c.text(cellLegend.label, at: Point(legendX + 22, m.y - 16), t.tick, v: .middle)
+            legendX += 22 + (try c.measure(cellLegend.label, t.tick).width) + 20
+        }
+        if hasMasked { try Chrome.drawMaskLegend(maskLabel, canvas: c, x: legendX, y: m.y - 24) }
         c.stroke(m, t.muted, width: 0.8)
 
         if writesValues {
@@ -187,6 +199,6 @@ public struct Heatmap: Figure {
         let yx = m.x - l.rowLabelWidth - t.gap - t.gap
         try c.text(yLabel, at: Point(yx, m.y + m.height / 2), t.axisLabel, h: .center, v: .bottom, rotation: -Double.pi / 2,
                    maxWidth: max(m.height, 200))
-        try l.colorbar.draw(canvas: c, x: m.maxX + 2 * t.gap, y: m.y, height: max(m.height, 120))
+        if showColorbar { try l.colorbar.draw(canvas: c, x: m.maxX + 2 * t.gap, y: m.y, height: max(m.height, 120)) }
     }
 }
