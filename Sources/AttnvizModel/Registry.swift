@@ -63,6 +63,25 @@ public enum ModelRegistry {
 
 /// Text in, Trace out: tokenizes, runs the forward pass with a recorder and gathers the record.
 public enum Tracer {
+    /// The same tokens right-padded with `padCount` pad tokens and a padding mask, as the
+    /// sentence would run inside a batch with a longer one. The trace's tokens include the pads.
+    public static func tracePadded(model: LoadedModel, tokenizer: WordPieceTokenizer, tokens: [Token], padCount: Int,
+                                   sha256: String? = nil) throws(ModelError) -> Trace {
+        switch model {
+        case let .bert(bert):
+            let pad = tokenizer.options.pad
+            guard let padID = tokenizer.vocab[pad] else { throw .tokenizer(path: "vocab.txt", problem: "no '\(pad)' token to pad with") }
+            let padded = tokens + (0..<padCount).map { _ in Token(text: pad, id: padID, typeId: 0, range: nil, isSpecial: true) }
+            let mask = padded.indices.map { $0 < tokens.count }
+            let recorder = Recorder()
+            let last = try bert.forward(ids: padded.map(\.id), typeIds: padded.map(\.typeId), keyMask: mask, recorder: recorder)
+            var info = bert.info
+            info.sha256 = sha256
+            return Trace(model: info, tokens: padded, truncatedTokens: 0, embeddings: recorder.embeddings,
+                         layers: recorder.layers, lastHidden: last)
+        }
+    }
+
     public static func trace(model: LoadedModel, tokenizer: WordPieceTokenizer, text: String, pair: String? = nil,
                              sha256: String? = nil) throws(ModelError) -> Trace {
         switch model {

@@ -8,17 +8,25 @@ public struct Session: Sendable {
     public let tokenizer: WordPieceTokenizer
     public let sha256: String?
 
-    public static func open(directory: String) throws(ModelError) -> Session {
+    /// `note` receives informational messages (unused checkpoint tensors); nil keeps them quiet.
+    public static func open(directory: String, note: ((String) -> Void)? = Session.stderrNote) throws(ModelError) -> Session {
         let model = try ModelRegistry.load(directory: directory)
         let tokenizer = try WordPieceTokenizer.load(directory: directory)
         if !model.ignoredTensors.isEmpty {
             let groups = BertModel.describe(model.ignoredTensors)
-            FileHandle.standardError.write(Data("attnviz: note: \(model.ignoredTensors.count) checkpoint tensors not used (\(groups))\n".utf8))
+            note?("\(model.ignoredTensors.count) checkpoint tensors not used (\(groups))")
         }
         let home = ProcessInfo.processInfo.environment["ATTNVIZ_HOME"].flatMap { $0.isEmpty ? nil : $0 }
             ?? (NSHomeDirectory() as NSString).appendingPathComponent(".cache/attnviz")
         let sha = try? SHA256.file((directory as NSString).appendingPathComponent("model.safetensors"), cacheDirectory: home)
         return Session(model: model, tokenizer: tokenizer, sha256: sha)
+    }
+
+    public static let stderrNote: @Sendable (String) -> Void = { FileHandle.standardError.write(Data("attnviz: note: \($0)\n".utf8)) }
+
+    /// The sentence of `trace` padded with `padCount` pad tokens under a padding mask.
+    public func tracePadded(_ trace: Trace, padCount: Int) throws(ModelError) -> Trace {
+        try Tracer.tracePadded(model: model, tokenizer: tokenizer, tokens: trace.tokens, padCount: padCount, sha256: sha256)
     }
 
     /// Tokenizes and runs the text, warning on stderr when it had to be truncated.

@@ -20,7 +20,7 @@ public struct BlockDiagram: Figure {
     /// Indices of the repeated block and its label.
     public var repeated: ClosedRange<Int>?
     public var repeatLabel: String
-    public var boxWidth = 300.0
+    public var boxWidth = 340.0
 
     public init(title: String, boxes: [Box], repeated: ClosedRange<Int>?, repeatLabel: String) {
         self.title = title; self.boxes = boxes; self.repeated = repeated; self.repeatLabel = repeatLabel

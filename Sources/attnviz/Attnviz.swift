@@ -1,5 +1,6 @@
 import ArgumentParser
 import AttnvizModel
+import AttnvizReport
 import Foundation
 
 @main
@@ -8,7 +9,7 @@ struct Attnviz: ParsableCommand {
         commandName: "attnviz",
         abstract: "Runs a sentence through a real Transformer and explains what happens inside.",
         version: TraceExport.version,
-        subcommands: [Trace.self, Tokenize.self])
+        subcommands: [Render.self, Trace.self, Tokenize.self])
 }
 
 /// Options every command that loads a model shares.
@@ -31,8 +32,9 @@ func warn(_ message: String) {
 struct CommandFailure: Error, CustomStringConvertible {
     let description: String
     init(_ error: any Error) { description = "\(error)" }
+    init(message: String) { description = message }
 }
 
 func attempt<T>(_ body: () throws -> T) throws -> T {
-    do { return try body() } catch let e as ModelError { throw CommandFailure(e) }
+    do { return try body() } catch let e as ModelError { throw CommandFailure(e) } catch let e as ReportError { throw CommandFailure(e) }
 }

@@ -1,0 +1,167 @@
+import AttnvizTensor
+import Foundation
+
+/// Numbers the sections compute from a trace. Pure functions over plain tensors.
+enum Analysis {
+    /// −Σ p ln p of one row (0·ln 0 = 0).
+    static func entropy<C: Collection>(_ row: C) -> Double where C.Element == Float {
+        var h = 0.0
+        for p in row where p > 0 { h -= Double(p) * log(Double(p)) }
+        return h
+    }
+
+    /// Per-head mean row entropy of weights [heads, n, n] (rows of real queries only).
+    static func meanEntropy(_ w: Tensor, head: Int, rows: Int? = nil) -> Double {
+        let n = w.shape[1], m = w.shape[2], count = rows ?? n
+        var total = 0.0
+        for i in 0..<count { total += entropy(w.data[((head * n + i) * m)..<((head * n + i + 1) * m)]) }
+        return total / Double(max(count, 1))
+    }
+
+    /// Mean over queries of Σ_j p_ij |i − j|: how far from the diagonal a head looks.
+    static func meanDistance(_ w: Tensor, head: Int) -> Double {
+        let n = w.shape[1], m = w.shape[2]
+        var total = 0.0
+        for i in 0..<n { for j in 0..<m { total += Double(w.data[(head * n + i) * m + j]) * Double(abs(i - j)) } }
+        return total / Double(max(n, 1))
+    }
+
+    /// Share of a head's weight (averaged over queries) that lands on keys chosen by `key(i)`.
+    static func share(_ w: Tensor, head: Int, queries: Range<Int>? = nil, key: (Int) -> Int?) -> Double {
+        let n = w.shape[1], m = w.shape[2]
+        let qs = queries ?? 0..<n
+        var total = 0.0, count = 0
+        for i in qs {
+            guard let j = key(i), j >= 0, j < m else { continue }
+            total += Double(w.data[(head * n + i) * m + j])
+            count += 1
+        }
+        return count == 0 ? 0 : total / Double(count)
+    }
+
+    /// Mean Jensen–Shannon divergence (bits, 0…1) between two heads' rows.
+    static func jsDivergence(_ w: Tensor, _ a: Int, _ b: Int) -> Double {
+        let n = w.shape[1], m = w.shape[2]
+        var total = 0.0
+        for i in 0..<n {
+            var js = 0.0
+            for j in 0..<m {
+                let p = Double(w.data[(a * n + i) * m + j]), q = Double(w.data[(b * n + i) * m + j])
+                let mid = (p + q) / 2
+                if p > 0 { js += 0.5 * p * log2(p / mid) }
+                if q > 0 { js += 0.5 * q * log2(q / mid) }
+            }
+            total += js
+        }
+        return total / Double(max(n, 1))
+    }
+
+    /// Head-averaged weights of a layer. [heads, n, n] → [n, n]
+    static func headMean(_ w: Tensor) -> [Double] {
+        let h = w.shape[0], nn = w.shape[1] * w.shape[2]
+        var out = [Double](repeating: 0, count: nn)
+        for head in 0..<h { for k in 0..<nn { out[k] += Double(w.data[head * nn + k]) / Double(h) } }
+        return out
+    }
+
+    /// Attention rollout (Abnar & Zuidema): R = Â_L ⋯ Â_1 with Â = ½·mean_h A + ½·I, rows renormalised.
+    /// layers: each [heads, n, n] → [n, n]
+    static func rollout(_ layers: [Tensor]) -> [Double] {
+        guard let first = layers.first else { return [] }
+        let n = first.shape[1]
+        var r = (0..<(n * n)).map { $0 / n == $0 % n ? 1.0 : 0.0 }
+        for w in layers {
+            var a = headMean(w)
+            for i in 0..<n {
+                a[i * n + i] += 1
+                let s = a[(i * n)..<((i + 1) * n)].reduce(0, +)
+                for j in 0..<n { a[i * n + j] /= s }
+            }
+            var next = [Double](repeating: 0, count: n * n)
+            for i in 0..<n { for k in 0..<n where a[i * n + k] != 0 { for j in 0..<n { next[i * n + j] += a[i * n + k] * r[k * n + j] } } }
+            r = next
+        }
+        return r
+    }
+
+    /// Cosine similarity between rows of x [n, d] → [n, n].
+    static func cosineMatrix(_ x: Tensor) -> [Float] {
+        let n = x.shape[0], d = x.shape[1]
+        let norms = (0..<n).map { i in (0..<d).reduce(0.0) { $0 + Double(x.data[i * d + $1]) * Double(x.data[i * d + $1]) }.squareRoot() }
+        var out = [Float](repeating: 0, count: n * n)
+        for i in 0..<n {
+            for j in i..<n {
+                var dot = 0.0
+                for k in 0..<d { dot += Double(x.data[i * d + k]) * Double(x.data[j * d + k]) }
+                let c = Float(dot / max(norms[i] * norms[j], 1e-12))
+                out[i * n + j] = c; out[j * n + i] = c
+            }
+        }
+        return out
+    }
+
+    /// The original Transformer's sinusoidal table, interleaved: PE[p, 2i] = sin(p / 10000^(2i/d)),
+    /// PE[p, 2i+1] = cos(…). [n, d]
+    static func sinusoidal(positions n: Int, dims d: Int) -> Tensor {
+        var out = [Float](repeating: 0, count: n * d)
+        for p in 0..<n {
+            for i in stride(from: 0, to: d, by: 2) {
+                let angle = Double(p) / pow(10000, Double(i) / Double(d))
+                out[p * d + i] = Float(sin(angle))
+                if i + 1 < d { out[p * d + i + 1] = Float(cos(angle)) }
+            }
+        }
+        return Tensor(uncheckedShape: [n, d], data: out)
+    }
+
+    /// Mean and population standard deviation of each row of x [n, d].
+    static func rowStats(_ x: Tensor) -> [(mean: Double, std: Double)] {
+        (0..<x.rowCount).map { r in
+            let row = x.row(r).map(Double.init)
+            let mean = row.reduce(0, +) / Double(row.count)
+            let variance = row.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / Double(row.count)
+            return (mean, variance.squareRoot())
+        }
+    }
+
+    static func rowNorms(_ x: Tensor) -> [Double] {
+        (0..<x.rowCount).map { r in x.row(r).reduce(0.0) { $0 + Double($1) * Double($1) }.squareRoot() }
+    }
+
+    static func mean(_ xs: [Double]) -> Double { xs.isEmpty ? 0 : xs.reduce(0, +) / Double(xs.count) }
+
+    /// Softmax of a row of Doubles (max subtracted).
+    static func softmax(_ row: [Double]) -> [Double] {
+        let m = row.max() ?? 0
+        let e = row.map { exp($0 - m) }
+        let s = e.reduce(0, +)
+        return e.map { $0 / s }
+    }
+
+    /// Frobenius norm of the softmax Jacobian diag(p) − p pᵀ.
+    static func softmaxJacobianNorm(_ p: [Double]) -> Double {
+        var total = 0.0
+        for i in p.indices { for j in p.indices { let v = (i == j ? p[i] : 0) - p[i] * p[j]; total += v * v } }
+        return total.squareRoot()
+    }
+
+    static func percent(_ v: Double) -> String { String(format: "%.0f%%", v * 100) }
+    static func fixed(_ v: Double, _ digits: Int = 2) -> String { String(format: "%.\(digits)f", v) }
+}
+
+/// A seeded generator for the demonstrations that need random vectors (reproducible reports).
+struct SplitMix {
+    var state: UInt64
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+    /// Standard normal (Box–Muller).
+    mutating func gaussian() -> Double {
+        let u1 = (Double(next() >> 11) + 1) / Double(1 << 53), u2 = Double(next() >> 11) / Double(1 << 53)
+        return (-2 * log(u1)).squareRoot() * cos(2 * .pi * u2)
+    }
+}

@@ -1,0 +1,30 @@
+import AttnvizRender
+import AttnvizTensor
+import AttnvizTrace
+
+/// Figure constructions several sections share.
+enum Figures {
+    /// One head's weights [n, n] of a [heads, n, n] tensor, with token labels.
+    static func head(_ w: Tensor, head: Int, labels: [String], title: String, colorbar: String = "attention weight") -> Heatmap {
+        let n = w.shape[1], m = w.shape[2]
+        let values = Array(w.data[(head * n * m)..<((head + 1) * n * m)])
+        return Heatmap(title: title, values: values, rows: n, cols: m, rowLabels: labels.count == n ? labels : nil,
+                       colLabels: labels.count == m ? labels : nil, xLabel: "key token (attended to)",
+                       yLabel: "query token (attending)", colorbarLabel: colorbar, colormap: .viridis,
+                       range: colorbar == "attention weight" ? ColorRange(0, Double(max(values.filter(\.isFinite).max() ?? 1, 1e-6))) : nil)
+    }
+
+    /// A square matrix of similarities between positions or tokens.
+    static func similarity(_ values: [Float], n: Int, labels: [String]?, title: String, axis: String) -> Heatmap {
+        Heatmap(title: title, values: values, rows: n, cols: n, rowLabels: labels, colLabels: labels, xLabel: axis, yLabel: axis,
+                colorbarLabel: "cosine similarity", colormap: .blueRed, range: ColorRange(-1, 1))
+    }
+
+    /// Rows of vectors (tokens or positions × dimensions), signed values.
+    static func vectors(_ x: Tensor, labels: [String]?, title: String, rowAxis: String) -> Heatmap {
+        Heatmap(title: title, values: x.data, rows: x.shape[0], cols: x.shape[1], rowLabels: labels, colLabels: nil,
+                xLabel: "dimension", yLabel: rowAxis, colorbarLabel: "value", colormap: .blueRed)
+    }
+
+    static func file(_ section: String, _ name: String) -> String { "\(section)-\(name)" }
+}

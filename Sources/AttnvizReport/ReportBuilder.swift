@@ -1,0 +1,169 @@
+import AttnvizRender
+import AttnvizTensor
+import AttnvizTrace
+import Foundation
+import Mustache
+
+/// Builds the study report: sections computed from the Study, figures rendered on both cores,
+/// HTML through the templates. Everything is written into a temporary folder beside the target
+/// and moved into place at the end, so a failure never leaves half a report.
+public struct ReportBuilder {
+    public let templates: String
+    public var progress: (@Sendable (String) -> Void)?
+    public static let version = "0.1.0"
+
+    public init(templates: String, progress: (@Sendable (String) -> Void)? = nil) {
+        self.templates = templates
+        self.progress = progress
+    }
+
+    /// Time spent per stage, for benchmarks.
+    public struct Timing: Sendable { public var analyses = 0.0, figures = 0.0, html = 0.0 }
+
+    @discardableResult
+    public func write(_ study: Study, to output: String) throws -> Timing {
+        var timing = Timing()
+        let catalogPath = (templates as NSString).appendingPathComponent("questions.md")
+        let catalog = try Catalog.parse(try read(catalogPath), source: catalogPath)
+        let library = try loadLibrary()
+        let style = try read((templates as NSString).appendingPathComponent("style.css"))
+
+        var t0 = Self.now()
+        var built: [(Catalog.Entry, SectionContent?)] = []
+        let implemented = Dictionary(uniqueKeysWithValues: Sections.all.map { ($0.id, $0) })
+        for entry in catalog.entries {
+            if let section = implemented[entry.id] {
+                progress?("analysing \(entry.id)")
+                built.append((entry, try section.build(study)))
+            } else {
+                built.append((entry, nil))
+            }
+        }
+        timing.analyses = Self.now() - t0
+
+        let parent = (output as NSString).deletingLastPathComponent
+        let fm = FileManager.default
+        try Self.checkReplaceable(output)
+        do { try fm.createDirectory(atPath: parent.isEmpty ? "." : parent, withIntermediateDirectories: true) } catch {
+            throw ReportError.output(path: parent, problem: "cannot create the folder: \(error.localizedDescription)")
+        }
+        let staging = (parent.isEmpty ? "." : parent) + "/.attnviz-staging-\(getpid())-" + (output as NSString).lastPathComponent
+        try? fm.removeItem(atPath: staging)
+        do { try fm.createDirectory(atPath: staging + "/figures", withIntermediateDirectories: true) } catch {
+            throw ReportError.output(path: output, problem: "cannot write here: \(error.localizedDescription)")
+        }
+        do {
+            t0 = Self.now()
+            let jobs = built.flatMap { $0.1?.groups.flatMap(\.figures) ?? [] }
+            try renderFigures(jobs, format: study.format, into: staging + "/figures")
+            timing.figures = Self.now() - t0
+            t0 = Self.now()
+            let context = Self.context(study: study, sections: built)
+            guard let html = library.render(context, withTemplate: "report") else {
+                throw ReportError.templates(path: templates, problem: "no template named report.mustache")
+            }
+            try write(html, to: staging + "/index.html")
+            try write(style, to: staging + "/style.css")
+            timing.html = Self.now() - t0
+            try Self.replace(output, with: staging)
+        } catch {
+            try? fm.removeItem(atPath: staging)
+            throw error
+        }
+        return timing
+    }
+
+    static func now() -> Double { Double(DispatchTime.now().uptimeNanoseconds) / 1e9 }
+
+    func read(_ path: String) throws -> String {
+        guard let data = FileManager.default.contents(atPath: path), let text = String(validating: data, as: UTF8.self) else {
+            throw ReportError.templates(path: path, problem: "missing or not UTF-8")
+        }
+        return text
+    }
+
+    func write(_ text: String, to path: String) throws {
+        do { try Data(text.utf8).write(to: URL(fileURLWithPath: path)) } catch {
+            throw ReportError.output(path: path, problem: error.localizedDescription)
+        }
+    }
+
+    func loadLibrary() throws -> MustacheLibrary {
+        var library = MustacheLibrary()
+        let files = (try? FileManager.default.contentsOfDirectory(atPath: templates)) ?? []
+        for file in files.sorted() where file.hasSuffix(".mustache") {
+            let path = (templates as NSString).appendingPathComponent(file)
+            do { try library.register(try read(path), named: String(file.dropLast(".mustache".count))) } catch let e as ReportError {
+                throw e
+            } catch {
+                throw ReportError.templates(path: path, problem: "template does not parse: \(error)")
+            }
+        }
+        guard library.getTemplate(named: "report") != nil else {
+            throw ReportError.templates(path: templates, problem: "no report.mustache in the templates folder")
+        }
+        return library
+    }
+
+    /// Renders every figure, split across cores; the first error wins.
+    func renderFigures(_ jobs: [FigureSpec], format: FigureFormat, into dir: String) throws {
+        let lock = NSLock()
+        var firstError: Error?
+        var done = 0
+        let progress = self.progress
+        Parallel.chunks(jobs.count) { range in
+            for i in range {
+                let job = jobs[i]
+                do {
+                    // PDF cannot be shown by <img>: a PNG preview goes beside it.
+                    let shown: FigureFormat = format == .pdf ? .png : format
+                    try FigureRenderer.render(job.figure, format: shown).write(to: URL(fileURLWithPath: "\(dir)/\(job.file).\(shown.rawValue)"))
+                    if format == .pdf {
+                        try FigureRenderer.render(job.figure, format: .pdf).write(to: URL(fileURLWithPath: "\(dir)/\(job.file).pdf"))
+                    }
+                } catch {
+                    lock.lock()
+                    if firstError == nil { firstError = ReportError.figure(id: job.file, RenderErrorDescription(text: "\(error)")) }
+                    lock.unlock()
+                    return
+                }
+                lock.lock()
+                done += 1
+                let n = done
+                lock.unlock()
+                if n % 10 == 0 || n == jobs.count { progress?("drawing figures \(n)/\(jobs.count)") }
+            }
+        }
+        if let firstError { throw firstError }
+    }
+
+    static let marker = "<meta name=\"generator\" content=\"attnviz\">"
+
+    /// A re-render replaces an earlier report whole, but never a file or a folder of something else.
+    static func checkReplaceable(_ output: String) throws {
+        var isDir: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: output, isDirectory: &isDir) else { return }
+        guard isDir.boolValue else { throw ReportError.output(path: output, problem: "exists and is not a folder") }
+        let contents = (try? FileManager.default.contentsOfDirectory(atPath: output)) ?? []
+        if contents.isEmpty { return }
+        let index = (output as NSString).appendingPathComponent("index.html")
+        guard let html = FileManager.default.contents(atPath: index), String(decoding: html, as: UTF8.self).contains(marker) else {
+            throw ReportError.output(path: output, problem: "folder is not empty and holds no attnviz report; refusing to replace it")
+        }
+    }
+
+    /// Moves the finished staging folder to `output`, replacing an older report whole.
+    static func replace(_ output: String, with staging: String) throws {
+        let fm = FileManager.default
+        let old = staging + ".old"
+        if fm.fileExists(atPath: output) {
+            guard rename(output, old) == 0 else { throw ReportError.output(path: output, problem: "cannot replace: \(String(cString: strerror(errno)))") }
+        }
+        guard rename(staging, output) == 0 else {
+            let reason = String(cString: strerror(errno))
+            if fm.fileExists(atPath: old) { _ = rename(old, output) }
+            throw ReportError.output(path: output, problem: "cannot move the report into place: \(reason)")
+        }
+        try? fm.removeItem(atPath: old)
+    }
+}

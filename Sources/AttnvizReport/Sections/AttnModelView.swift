@@ -1,0 +1,40 @@
+import AttnvizRender
+import AttnvizTensor
+
+/// attn-model-view: all layers × heads at a glance, and attention rolled out through the layers.
+struct AttnModelViewSection: Section {
+    let id = "attn-model-view"
+
+    func build(_ s: Study) throws -> SectionContent {
+        let layers = s.trace.layers.compactMap { $0.selfAttention?.weights }
+        let heads = s.trace.model.heads, n = s.n
+        let tiles = layers.flatMap { w in (0..<heads).map { Array(w.data[($0 * n * n)..<(($0 + 1) * n * n)]) } }
+        var grid = ThumbnailGrid(title: "Every head of every layer (\(layers.count) × \(heads))", tiles: tiles, tileSize: n, rows: layers.count,
+                                 columns: heads, rowTitles: (0..<layers.count).map { "layer \($0)" }, columnTitles: (0..<heads).map { "H\($0)" },
+                                 colorbarLabel: "attention weight", xLabel: "head", yLabel: "layer")
+        grid.range = ColorRange(0, 1)
+        grid.tilePixels = heads > 12 ? 56 : 72
+        let roll = Analysis.rollout(layers)
+        let rollout = Heatmap(title: "Attention rollout through \(layers.count) layers", values: roll.map(Float.init), rows: n, cols: n,
+                              rowLabels: s.labels, colLabels: s.labels, xLabel: "input token", yLabel: "output position",
+                              colorbarLabel: "rolled-out weight", colormap: .viridis)
+        var findings: [String] = []
+        if n > 0 {
+            let cls = Array(roll[0..<n])
+            let ranked = cls.indices.sorted { cls[$0] > cls[$1] }.prefix(3)
+            findings.append("Rolled out, position 0 (\(s.labels[0])) draws most on " + ranked.map { "“\(s.labels[$0])” (\(Analysis.percent(cls[$0])))" }.joined(separator: ", ") + ".")
+            let diag = Analysis.mean((0..<n).map { roll[$0 * n + $0] })
+            findings.append("On average \(Analysis.percent(diag)) of a position's rolled-out weight stays on its own input token, the part carried by the residual path.")
+        }
+        return SectionContent(
+            answer: [
+                "A single heatmap shows one head; the grid shows all of them, each tile one layer's head on this sentence. Early layers often hold positional patterns (previous or next token, the diagonal), later ones more spread-out or boundary-token patterns.",
+                "Attention rollout follows information through the stack: each layer's head-averaged map, with the identity added for the residual connection, is multiplied through the layers. The result estimates how much each output position draws on each input token — a rough guide, not an exact attribution.",
+            ],
+            groups: [FigureGroup(figures: [
+                FigureSpec(file: Figures.file(id, "grid"), figure: grid, caption: "Rows are layers, columns heads; each tile is queries (down) × keys (across) on one colour scale from 0 to 1."),
+                FigureSpec(file: Figures.file(id, "rollout"), figure: rollout, caption: "Row i: how much output position i, after all layers, is traced back to each input token."),
+            ])],
+            findings: findings)
+    }
+}

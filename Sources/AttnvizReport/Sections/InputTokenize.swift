@@ -1,0 +1,59 @@
+import AttnvizRender
+import AttnvizTrace
+
+/// input-tokenize: the sentence's WordPiece pieces, ids and where each came from.
+struct InputTokenizeSection: Section {
+    let id = "input-tokenize"
+
+    func build(_ s: Study) throws -> SectionContent {
+        let tokens = s.trace.tokens
+        let scalarsA = Array(s.text.unicodeScalars), scalarsB = s.pair.map { Array($0.unicodeScalars) } ?? []
+        func source(_ t: Token) -> String {
+            guard let r = t.range else { return "(added)" }
+            let src = t.typeId == 1 && s.pair != nil ? scalarsB : scalarsA
+            guard r.upperBound <= src.count else { return "" }
+            return String(String.UnicodeScalarView(src[r]))
+        }
+        func kind(_ t: Token) -> String {
+            if t.isSpecial && t.range == nil { return "special" }
+            if t.text == "[UNK]" { return "unknown → [UNK]" }
+            if t.isSpecial { return "special (written in the text)" }
+            return t.text.hasPrefix("##") ? "continuation" : "word start"
+        }
+        let rows = tokens.enumerated().map { i, t in
+            [String(i), t.text, String(t.id), String(t.typeId), source(t), t.range.map { "\($0.lowerBound)–\($0.upperBound)" } ?? "", kind(t)]
+        }
+        // Words: a word start and its ## continuations.
+        var words: [(String, Int)] = []
+        for t in tokens where !t.isSpecial || t.range != nil {
+            if t.text.hasPrefix("##"), !words.isEmpty { words[words.count - 1].1 += 1; words[words.count - 1].0 += String(t.text.dropFirst(2)) } else { words.append((t.text, 1)) }
+        }
+        let split = words.filter { $0.1 > 1 }
+        let unk = tokens.filter { $0.text == "[UNK]" }.count
+        var findings = ["The text became \(tokens.count) tokens, including \(tokens.filter { $0.isSpecial && $0.range == nil }.count) added special tokens."]
+        findings.append(split.isEmpty ? "Every word is a single vocabulary entry: nothing was split."
+            : "\(split.count) word(s) were cut into pieces: " + split.prefix(6).map { "“\($0.0)” → \($0.1) pieces" }.joined(separator: ", ") + ".")
+        if unk > 0 { findings.append("\(unk) token(s) became [UNK]: no sequence of vocabulary pieces covers them.") }
+        if s.trace.truncatedTokens > 0 {
+            findings.append("The input was longer than the model's \(s.trace.model.maxPositions) positions: the last \(s.trace.truncatedTokens) tokens were dropped.")
+        }
+        var groups: [FigureGroup] = []
+        if !words.isEmpty {
+            let shown = Array(words.prefix(60))
+            var chart = BarChart(title: "Pieces per word", categories: shown.map { $0.0 }, series: [("pieces", shown.map { Double($0.1) })],
+                                 xLabel: "word (as the tokenizer joined its pieces)", yLabel: "WordPiece tokens")
+            chart.plotHeight = 160
+            groups.append(FigureGroup(figures: [FigureSpec(file: Figures.file(id, "pieces-per-word"), figure: chart,
+                caption: "Each bar is one word of the input; bars above 1 are words the vocabulary does not hold whole and spells out of pieces" + (words.count > 60 ? " (first 60 words)." : "."))]))
+        }
+        return SectionContent(
+            answer: [
+                "A model only sees integers from a fixed vocabulary, so text is first cut into tokens. Whole-word vocabularies cannot cover every word, and characters alone make sequences long; subword schemes sit in between: frequent words stay whole and rare ones are spelled from pieces.",
+                "WordPiece (BERT) lower-cases and splits on spaces and punctuation, then cuts each word greedily into the longest pieces found in the vocabulary; a piece inside a word is marked with ##. If no split exists the whole word becomes [UNK]. BPE (GPT-2) instead starts from bytes and applies learned merges of frequent pairs in order, so it never needs an unknown token.",
+            ],
+            groups: groups,
+            tables: [TableSpec(caption: "Every token of this run: its piece, vocabulary id, segment (token type), and the characters of the input it covers.",
+                               header: ["#", "piece", "id", "type", "text", "characters", "kind"], rows: rows)],
+            findings: findings)
+    }
+}

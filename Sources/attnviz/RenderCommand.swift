@@ -1,0 +1,104 @@
+import ArgumentParser
+import AttnvizModel
+import AttnvizRender
+import AttnvizReport
+import AttnvizTrace
+import Foundation
+
+/// `0,2-4` → [0, 2, 3, 4]: sorted, without repeats.
+struct IndexList: ExpressibleByArgument, Sendable {
+    let values: [Int]
+
+    init?(argument: String) {
+        var out = Set<Int>()
+        for part in argument.split(separator: ",", omittingEmptySubsequences: false) {
+            let bounds = part.split(separator: "-", omittingEmptySubsequences: false).map { Int($0.trimmingCharacters(in: .whitespaces)) }
+            switch bounds.count {
+            case 1: guard let v = bounds[0], v >= 0 else { return nil }; out.insert(v)
+            case 2: guard let a = bounds[0], let b = bounds[1], a >= 0, a <= b else { return nil }; out.formUnion(a...b)
+            default: return nil
+            }
+        }
+        guard !out.isEmpty else { return nil }
+        values = out.sorted()
+    }
+}
+
+extension FigureFormat: ExpressibleByArgument {}
+
+extension Attnviz {
+    struct Render: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Writes the HTML study report for a sentence: every section computed from this run.",
+            discussion: "The report is one folder (index.html, style.css, figures/) that works offline and can be moved. It is built in a temporary folder and moved into place at the end.")
+
+        @Argument(help: ArgumentHelp("UTF-8 text file, or - for standard input (the whole input is one sequence).", valueName: "file"))
+        var input: String
+
+        @OptionGroup var modelOptions: ModelOptions
+
+        @Option(help: ArgumentHelp("A second text file: a sentence pair (segments A and B).", valueName: "file2"))
+        var pair: String?
+
+        @Option(name: .long, help: ArgumentHelp("Report folder (default: output/<input name>/).", valueName: "dir"))
+        var output: String?
+
+        @Option(help: ArgumentHelp("Layers to draw in detail, e.g. 0,2-4 (default: all).", valueName: "list"))
+        var layers: IndexList?
+
+        @Option(help: ArgumentHelp("Heads to draw in detail, e.g. 0-3 (default: all).", valueName: "list"))
+        var heads: IndexList?
+
+        @Option(help: ArgumentHelp("Figure format: png, svg or pdf (pdf figures get PNG previews in the page).", valueName: "format"))
+        var format: FigureFormat = .png
+
+        @Option(help: ArgumentHelp("Report templates folder (default: found beside the binary or in its checkout).", valueName: "dir"))
+        var templates: String?
+
+        @Flag(help: "No progress messages on stderr.")
+        var quiet = false
+
+        func validate() throws {
+            if let output, output.isEmpty { throw ValidationError("--output must not be empty") }
+            if input != "-", input.isEmpty { throw ValidationError("give a text file or - for standard input") }
+        }
+
+        var outputFolder: String {
+            if let output { return output }
+            let base = input == "-" ? "stdin" : ((input as NSString).lastPathComponent as NSString).deletingPathExtension
+            return "output/" + (base.isEmpty ? "report" : base)
+        }
+
+        func run() throws {
+            let quiet = self.quiet
+            let say: @Sendable (String) -> Void = { message in
+                if !quiet { FileHandle.standardError.write(Data("attnviz: \(message)\n".utf8)) }
+            }
+            try attempt { try execute(say: say) }
+        }
+
+        func execute(say: @escaping @Sendable (String) -> Void) throws {
+                let templatesDir = try TemplateLocator.find(override: templates)
+                let text = try readInputText(input)
+                let second = try pair.map { try readInputText($0) }
+                say("loading \(modelOptions.directory)")
+                let note: ((String) -> Void)? = quiet ? nil : { Session.stderrNote($0) }
+                let session = try Session.open(directory: modelOptions.directory, note: note)
+                let trace = try session.trace(text: text, pair: second)
+                let info = trace.model
+                if let bad = layers?.values.first(where: { $0 >= trace.layers.count }) {
+                    throw CommandFailure(message: "--layers: layer \(bad) does not exist (the model has \(trace.layers.count): 0-\(trace.layers.count - 1))")
+                }
+                if let bad = heads?.values.first(where: { $0 >= info.heads }) {
+                    throw CommandFailure(message: "--heads: head \(bad) does not exist (the model has \(info.heads): 0-\(info.heads - 1))")
+                }
+                let padCount = Study.padCount(tokens: trace.tokens.count, maxPositions: info.maxPositions)
+                var padded: AttnvizTrace.Trace?
+                if padCount > 0 { padded = try session.tracePadded(trace, padCount: padCount) }
+                let study = Study(inputName: input == "-" ? "standard input" : (input as NSString).lastPathComponent, text: text, pair: second,
+                                  trace: trace, padded: padded, layers: layers?.values, heads: heads?.values, format: format)
+                try ReportBuilder(templates: templatesDir, progress: say).write(study, to: outputFolder)
+                print(URL(fileURLWithPath: outputFolder).appendingPathComponent("index.html").standardized.path)
+        }
+    }
+}
