@@ -54,7 +54,9 @@ let package = Package(
             name: "AttnvizModelTests", dependencies: ["AttnvizModel", "AttnvizTensor", "AttnvizTrace"],
             resources: [.copy("Fixtures")]),
         .testTarget(
-            name: "AttnvizCLITests", dependencies: ["attnviz", "AttnvizModel", "AttnvizTensor"]),
+            name: "AttnvizReportTests", dependencies: ["AttnvizReport", "AttnvizTensor"]),
+        .testTarget(
+            name: "AttnvizCLITests", dependencies: ["attnviz", "AttnvizModel", "AttnvizRender", "AttnvizTensor"]),
         .testTarget(
             name: "AttnvizRenderTests",
             dependencies: [

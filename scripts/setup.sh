@@ -6,9 +6,9 @@ set -euo pipefail
 
 # Debian packages: C libraries (Cairo + Pango, libpng, OpenBLAS), pkg-config, and fonts for
 # Chinese (WenQuanYi Micro Hei) and colour emoji (Noto Color Emoji).
+# Chromium is for the report check (headless screenshots, broken-image test).
 PACKAGES=(pkg-config libcairo2-dev libpango1.0-dev libpng-dev zlib1g-dev libopenblas-dev
-          fonts-dejavu-core fonts-wqy-microhei fonts-noto-color-emoji)
-if [ "${ATTNVIZ_WITH_BROWSER:-0}" = 1 ]; then PACKAGES+=(chromium); fi
+          fonts-dejavu-core fonts-wqy-microhei fonts-noto-color-emoji chromium)
 
 missing=()
 for p in "${PACKAGES[@]}"; do

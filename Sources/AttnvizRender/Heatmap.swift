@@ -46,13 +46,17 @@ public struct Heatmap: Figure {
     var effectiveRange: ColorRange { range ?? ColorRange.fitting(values, diverging: colormap.diverging) }
 
     /// Cell edge in pixels: labelled matrices keep cells tall enough for a legible label.
+    /// Up to 100 tokens every label gets a 14 px row at least; longer inputs shrink the cells
+    /// (figures stay near 1400 px) and label every `labelStride`-th token.
     var cell: Double {
         let n = Double(max(rows, cols))
-        if hasLabels { return max(14, min(44, (640 / n).rounded(.down))) }
+        if hasLabels { return n <= 100 ? max(14, min(44, (640 / n).rounded(.down))) : max(6, (1400 / n).rounded(.down)) }
         return max(1, min(44, (768 / n).rounded(.down)))
     }
 
-    var labelStyle: TextStyle { TextStyle(size: min(13, max(10, cell * 0.7)), color: RGB(hex: 0x333333)) }
+    var labelStride: Int { cell >= 10 ? 1 : Int((11 / cell).rounded(.up)) }
+
+    var labelStyle: TextStyle { TextStyle(size: min(13, max(8, cell * 0.75)), color: RGB(hex: 0x333333)) }
     var writesValues: Bool { showValues ?? (cell >= 34 && max(rows, cols) <= 14) }
 
     struct Layout {
@@ -164,13 +168,13 @@ public struct Heatmap: Figure {
 
         // Token labels: rows on the left, columns below, rotated to read bottom to top.
         if let rowLabels {
-            for (r, s) in rowLabels.enumerated() {
+            for (r, s) in rowLabels.enumerated() where r % labelStride == 0 {
                 try c.text(s, at: Point(m.x - t.gap, m.y + (Double(r) + 0.5) * cell), labelStyle, h: .right, v: .middle,
                            maxWidth: maxLabelWidth)
             }
         }
         if let colLabels {
-            for (j, s) in colLabels.enumerated() {
+            for (j, s) in colLabels.enumerated() where j % labelStride == 0 {
                 let at = Point(m.x + (Double(j) + 0.5) * cell, m.maxY + t.gap)
                 if l.rotateColumnLabels {
                     try c.text(s, at: at, labelStyle, h: .right, v: .middle, rotation: -Double.pi / 2, maxWidth: maxLabelWidth)

@@ -39,21 +39,34 @@ enum Analysis {
         return count == 0 ? 0 : total / Double(count)
     }
 
-    /// Mean Jensen–Shannon divergence (bits, 0…1) between two heads' rows.
-    static func jsDivergence(_ w: Tensor, _ a: Int, _ b: Int) -> Double {
-        let n = w.shape[1], m = w.shape[2]
-        var total = 0.0
-        for i in 0..<n {
-            var js = 0.0
-            for j in 0..<m {
-                let p = Double(w.data[(a * n + i) * m + j]), q = Double(w.data[(b * n + i) * m + j])
-                let mid = (p + q) / 2
-                if p > 0 { js += 0.5 * p * log2(p / mid) }
-                if q > 0 { js += 0.5 * q * log2(q / mid) }
+    /// Mean Jensen–Shannon divergence (bits, 0…1) between every pair of the given heads' rows:
+    /// JS = ½Σp log p + ½Σq log q − Σm log m, with m = (p+q)/2 — one log per element and pair.
+    /// w: [heads, n, n] → [heads.count, heads.count]
+    static func jsDivergences(_ w: Tensor, heads: [Int]) -> [Float] {
+        let n = w.shape[1], m = w.shape[2], k = heads.count
+        func plogp(_ x: Double) -> Double { x > 0 ? x * log2(x) : 0 }
+        // Σ_j p log p per head and row.
+        let own = heads.map { h in (0..<n).map { i in (0..<m).reduce(0.0) { $0 + plogp(Double(w.data[(h * n + i) * m + $1])) } } }
+        var out = [Float](repeating: 0, count: k * k)
+        let pairs = (0..<k).flatMap { a in ((a + 1)..<k).map { (a, $0) } }
+        var values = [Double](repeating: 0, count: pairs.count)
+        values.withUnsafeMutableBufferPointer { buf in
+            let v = SharedPointer(buf.baseAddress!)
+            Parallel.chunks(pairs.count) { range in
+                for p in range {
+                    let (a, b) = pairs[p], ha = heads[a], hb = heads[b]
+                    var total = 0.0
+                    for i in 0..<n {
+                        var mix = 0.0
+                        for j in 0..<m { mix += plogp((Double(w.data[(ha * n + i) * m + j]) + Double(w.data[(hb * n + i) * m + j])) / 2) }
+                        total += 0.5 * own[a][i] + 0.5 * own[b][i] - mix
+                    }
+                    v.base[p] = max(0, total / Double(max(n, 1)))
+                }
             }
-            total += js
         }
-        return total / Double(max(n, 1))
+        for (p, (a, b)) in pairs.enumerated() { out[a * k + b] = Float(values[p]); out[b * k + a] = Float(values[p]) }
+        return out
     }
 
     /// Head-averaged weights of a layer. [heads, n, n] → [n, n]
@@ -138,11 +151,12 @@ enum Analysis {
         return e.map { $0 / s }
     }
 
-    /// Frobenius norm of the softmax Jacobian diag(p) − p pᵀ.
+    /// Frobenius norm of the softmax Jacobian diag(p) − p pᵀ, in closed form:
+    /// ‖J‖² = Σp² − 2Σp³ + (Σp²)² (expand the squares of δ_ij p_i − p_i p_j).
     static func softmaxJacobianNorm(_ p: [Double]) -> Double {
-        var total = 0.0
-        for i in p.indices { for j in p.indices { let v = (i == j ? p[i] : 0) - p[i] * p[j]; total += v * v } }
-        return total.squareRoot()
+        var s2 = 0.0, s3 = 0.0
+        for x in p { s2 += x * x; s3 += x * x * x }
+        return max(0, s2 - 2 * s3 + s2 * s2).squareRoot()
     }
 
     static func percent(_ v: Double) -> String { String(format: "%.0f%%", v * 100) }

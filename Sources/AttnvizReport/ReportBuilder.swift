@@ -29,16 +29,20 @@ public struct ReportBuilder {
         let style = try read((templates as NSString).appendingPathComponent("style.css"))
 
         var t0 = Self.now()
-        var built: [(Catalog.Entry, SectionContent?)] = []
+        // Sections are independent: their analyses run in parallel, one slot each.
         let implemented = Dictionary(uniqueKeysWithValues: Sections.all.map { ($0.id, $0) })
-        for entry in catalog.entries {
-            if let section = implemented[entry.id] {
-                progress?("analysing \(entry.id)")
-                built.append((entry, try section.build(study)))
-            } else {
-                built.append((entry, nil))
+        let entries = catalog.entries
+        var results = [Result<SectionContent, Error>?](repeating: nil, count: entries.count)
+        let lock = NSLock()
+        Parallel.chunks(entries.count) { range in
+            for i in range {
+                guard let section = implemented[entries[i].id] else { continue }
+                let r = Result { try section.build(study) }
+                lock.lock(); results[i] = r; lock.unlock()
             }
         }
+        var built: [(Catalog.Entry, SectionContent?)] = []
+        for (entry, result) in zip(entries, results) { built.append((entry, try result?.get())) }
         timing.analyses = Self.now() - t0
 
         let parent = (output as NSString).deletingLastPathComponent

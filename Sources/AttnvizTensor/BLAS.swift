@@ -8,7 +8,10 @@ public enum BLAS {
         return String(cString: name)
     }
 
-    public static var threadCount: Int { Int(openblas_get_num_threads()) }
+    public static var threadCount: Int {
+        _ = singleThreaded
+        return Int(openblas_get_num_threads())
+    }
 
     public static func setThreadCount(_ n: Int) { openblas_set_num_threads(Int32(n)) }
 

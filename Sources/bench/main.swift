@@ -1,5 +1,6 @@
 import AttnvizModel
 import AttnvizRender
+import AttnvizReport
 import AttnvizTensor
 import AttnvizTrace
 import CPNG
@@ -165,6 +166,41 @@ func childGEMM(n: Int) throws {
     print(String(format: "dense products at n=%d: %.2f ms, %.0f GFLOP/s", n, t * 1000, flops / t / 1e9))
 }
 
+/// The whole report of a text: load, tokenize, forward (+ the padded run), analyses, figures, HTML.
+func benchRender(text: String, label: String, reps: Int) throws {
+    let templates = try TemplateLocator.find(override: nil)
+    var rows: [[Double]] = []
+    for _ in 0..<reps {
+        var t = now()
+        let session = try Session.open(directory: ModelRegistry.defaultDirectory, note: nil)
+        let load = now() - t
+        t = now()
+        let tokens = session.tokenizer.encode(text).tokens
+        let tokenize = now() - t
+        t = now()
+        let trace = try session.trace(text: text)
+        let pad = Study.padCount(tokens: trace.tokens.count, maxPositions: trace.model.maxPositions)
+        let padded = pad > 0 ? try session.tracePadded(trace, padCount: pad) : nil
+        let forward = now() - t
+        let study = Study(inputName: label, text: text, pair: nil, trace: trace, padded: padded, layers: nil, heads: nil, format: .png)
+        let out = NSTemporaryDirectory() + "attnviz-bench-report"
+        let timing = try ReportBuilder(templates: templates).write(study, to: out)
+        rows.append([load, tokenize, forward, timing.analyses, timing.figures, timing.html, load + tokenize + forward + timing.analyses + timing.figures + timing.html, Double(tokens.count)])
+    }
+    let med = (0..<8).map { k in median(rows.map { $0[k] }) }
+    print(row([label, "\(Int(med[7]))", f(med[6] * 1000, 0), f(med[0] * 1000, 0), f(med[1] * 1000, 1), f(med[2] * 1000, 0),
+               f(med[3] * 1000, 0), f(med[4] * 1000, 0), f(med[5] * 1000, 0)], [10, 7, 9, 7, 9, 9, 10, 9, 7]))
+}
+
+func benchRenders() throws {
+    print("\n## Whole report (all layers and heads), median of 5 runs, ms")
+    print(row(["text", "tokens", "total", "load", "tokenize", "forward", "analyses", "figures", "html"], [10, 7, 9, 7, 9, 9, 10, 9, 7]))
+    let example = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../examples/sentence.txt")
+    let text = (try? String(contentsOf: example, encoding: .utf8)) ?? "The cat sat on the mat."
+    try benchRender(text: text, label: "example", reps: 5)
+    try benchRender(text: String(repeating: text + " ", count: 4), label: "4× example", reps: 5)
+}
+
 let args = CommandLine.arguments
 if args.count >= 3, args[1] == "--child-gemm", let n = Int(args[2]) { try childGEMM(n: n); exit(0) }
 if args.count >= 4, args[1] == "--child-forward", let n = Int(args[2]) {
@@ -178,3 +214,4 @@ sgemmPeak()
 let only = args.count >= 2 ? args[1] : "all"
 if only == "all" || only == "render" { try benchHeatmaps(); try benchPNGOptions() }
 if only == "all" || only == "forward" { try benchForward() }
+if only == "all" || only == "report" { try benchRenders() }

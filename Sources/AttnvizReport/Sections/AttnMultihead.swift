@@ -43,10 +43,7 @@ struct AttnMultiheadSection: Section {
             figures.append(FigureSpec(file: Figures.file(id, "L\(l)-entropy"), figure: entropy,
                 caption: "Head \(focused?.head ?? 0) is the most focused (\(Analysis.fixed(focused?.entropy ?? 0)) nats), head \(broad?.head ?? 0) the most spread out (\(Analysis.fixed(broad?.entropy ?? 0)) nats; uniform over \(s.n) tokens would be \(Analysis.fixed(log(Double(s.n))))."))
             let hs = s.heads
-            var js = [Float](repeating: 0, count: hs.count * hs.count)
-            for (a, ha) in hs.enumerated() { for (b, hb) in hs.enumerated() where b > a {
-                let v = Float(Analysis.jsDivergence(w, ha, hb)); js[a * hs.count + b] = v; js[b * hs.count + a] = v
-            } }
+            let js = Analysis.jsDivergences(w, heads: hs)
             let names = hs.map { "H\($0)" }
             let pairs = hs.indices.flatMap { a in hs.indices.filter { $0 > a }.map { (a, $0) } }
             let closest = pairs.min { js[$0.0 * hs.count + $0.1] < js[$1.0 * hs.count + $1.1] }
