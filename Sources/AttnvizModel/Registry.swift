@@ -4,23 +4,29 @@ import Foundation
 /// A loaded checkpoint of one of the supported architectures.
 public enum LoadedModel: Sendable {
     case bert(BertModel)
+    case gpt2(GPT2Model)
+    case marian(MarianModel)
 
     public var info: ModelInfo {
         switch self {
         case let .bert(m): return m.info
+        case let .gpt2(m): return m.info
+        case let .marian(m): return m.info
         }
     }
 
     public var ignoredTensors: [String] {
         switch self {
         case let .bert(m): return m.ignoredTensors
+        case let .gpt2(m): return m.ignoredTensors
+        case let .marian(m): return m.ignoredTensors
         }
     }
 }
 
 /// Architectures by config.json's `model_type`.
 public enum ModelRegistry {
-    public static let supported = ["bert"]
+    public static let supported = ["bert", "gpt2", "marian"]
 
     /// The default model's directory: $ATTNVIZ_MODEL, else $ATTNVIZ_HOME/models/all-MiniLM-L6-v2
     /// (ATTNVIZ_HOME defaults to ~/.cache/attnviz), where set-up puts it.
@@ -48,8 +54,11 @@ public enum ModelRegistry {
         let weightsPath = (directory as NSString).appendingPathComponent("model.safetensors")
         switch probe.modelType {
         case "bert":
-            let checkpoint = try SafetensorsFile(path: weightsPath)
-            return .bert(try BertModel.load(directory: directory, configJSON: configJSON, checkpoint: checkpoint))
+            return .bert(try BertModel.load(directory: directory, configJSON: configJSON, checkpoint: try SafetensorsFile(path: weightsPath)))
+        case "gpt2":
+            return .gpt2(try GPT2Model.load(directory: directory, configJSON: configJSON, checkpoint: try SafetensorsFile(path: weightsPath)))
+        case "marian":
+            return .marian(try MarianModel.load(directory: directory, configJSON: configJSON, checkpoint: try SafetensorsFile(path: weightsPath)))
         default:
             throw .unsupportedModelType(path: configPath, found: probe.modelType, supported: supported)
         }
@@ -65,13 +74,13 @@ public enum ModelRegistry {
 public enum Tracer {
     /// The same tokens right-padded with `padCount` pad tokens and a padding mask, as the
     /// sentence would run inside a batch with a longer one. The trace's tokens include the pads.
-    public static func tracePadded(model: LoadedModel, tokenizer: WordPieceTokenizer, tokens: [Token], padCount: Int,
+    public static func tracePadded(model: LoadedModel, padToken: (text: String, id: Int), tokens: [Token], padCount: Int,
                                    sha256: String? = nil) throws(ModelError) -> Trace {
         switch model {
+        case .gpt2, .marian:
+            throw .input(path: "input", problem: "padding runs are made for BERT models only")
         case let .bert(bert):
-            let pad = tokenizer.options.pad
-            guard let padID = tokenizer.vocab[pad] else { throw .tokenizer(path: "vocab.txt", problem: "no '\(pad)' token to pad with") }
-            let padded = tokens + (0..<padCount).map { _ in Token(text: pad, id: padID, typeId: 0, range: nil, isSpecial: true) }
+            let padded = tokens + (0..<padCount).map { _ in Token(text: padToken.text, id: padToken.id, typeId: 0, range: nil, isSpecial: true) }
             let mask = padded.indices.map { $0 < tokens.count }
             let recorder = Recorder()
             let last = try bert.forward(ids: padded.map(\.id), typeIds: padded.map(\.typeId), keyMask: mask, recorder: recorder)
@@ -82,17 +91,31 @@ public enum Tracer {
         }
     }
 
-    public static func trace(model: LoadedModel, tokenizer: WordPieceTokenizer, text: String, pair: String? = nil,
+    /// Runs already-tokenized input. Encoder–decoder models take the decoder's ids too
+    /// (default: the decoder start token).
+    public static func trace(model: LoadedModel, tokens: [Token], dropped: Int = 0, decoderTokens: [Token]? = nil,
                              sha256: String? = nil) throws(ModelError) -> Trace {
+        var info = model.info
+        info.sha256 = sha256
+        let recorder = Recorder()
         switch model {
         case let .bert(bert):
-            let (tokens, dropped) = tokenizer.encode(text, pair: pair, maxLength: bert.config.maxPositionEmbeddings)
-            let recorder = Recorder()
             let last = try bert.forward(ids: tokens.map(\.id), typeIds: tokens.map(\.typeId), recorder: recorder)
-            var info = bert.info
-            info.sha256 = sha256
-            return Trace(model: info, tokens: tokens, truncatedTokens: dropped, embeddings: recorder.embeddings,
-                         layers: recorder.layers, lastHidden: last)
+            return Trace(model: info, tokens: tokens, truncatedTokens: dropped, embeddings: recorder.embeddings, layers: recorder.layers, lastHidden: last)
+        case let .gpt2(gpt):
+            let (hidden, logits) = try gpt.forward(ids: tokens.map(\.id), recorder: recorder)
+            return Trace(model: info, tokens: tokens, truncatedTokens: dropped, embeddings: recorder.embeddings, layers: recorder.layers,
+                         lastHidden: hidden, logits: logits)
+        case let .marian(marian):
+            let pad = marian.config.padTokenId
+            let mask = tokens.map { $0.id != pad }
+            let encoded = try marian.encode(ids: tokens.map(\.id), mask: mask.allSatisfy { $0 } ? nil : mask, recorder: recorder)
+            let target = decoderTokens ?? [Token(text: "<start>", id: marian.config.decoderStartTokenId ?? pad ?? 0, range: nil, isSpecial: true)]
+            var cache = marian.emptyCache()
+            let (hidden, logits) = try marian.decode(ids: target.map(\.id), encoderOutput: encoded, encoderMask: mask.allSatisfy { $0 } ? nil : mask,
+                                                     cache: &cache, recorder: recorder)
+            return Trace(model: info, tokens: tokens, truncatedTokens: dropped, embeddings: recorder.embeddings, layers: recorder.layers,
+                         lastHidden: hidden, decoderTokens: target, decoderEmbeddings: recorder.decoderEmbeddings, logits: logits)
         }
     }
 }

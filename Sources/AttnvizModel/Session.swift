@@ -1,41 +1,107 @@
 import AttnvizTrace
 import Foundation
 
-/// A loaded model with its tokenizer and checkpoint hash: what a command needs to turn text
+/// A tokenizer attnviz can read from a model directory.
+public enum TextTokenizer: Sendable {
+    case wordPiece(WordPieceTokenizer)
+    case bpe(ByteLevelBPE)
+
+    /// The tokenizer a model type uses; nil when attnviz does not read it (Marian's SentencePiece).
+    public static func load(directory: String, modelType: String) throws(ModelError) -> TextTokenizer? {
+        switch modelType {
+        case "bert": return .wordPiece(try WordPieceTokenizer.load(directory: directory))
+        case "gpt2": return .bpe(try ByteLevelBPE.load(directory: directory))
+        default: return nil
+        }
+    }
+
+    /// Tokens of one sequence (BERT: [CLS] A [SEP] (B [SEP]); GPT-2: the pieces, no specials),
+    /// cut to `maxLength`, with how many were dropped.
+    public func encode(_ text: String, pair: String?, maxLength: Int, source: String) throws(ModelError) -> (tokens: [Token], dropped: Int) {
+        switch self {
+        case let .wordPiece(t):
+            return t.encode(text, pair: pair, maxLength: maxLength)
+        case let .bpe(t):
+            if pair != nil { throw .input(path: source, problem: "--pair needs a model with segment embeddings (BERT); GPT-2 reads one sequence") }
+            let tokens = try t.tokenize(text)
+            return (Array(tokens.prefix(maxLength)), max(0, tokens.count - maxLength))
+        }
+    }
+
+    public var padToken: (text: String, id: Int)? {
+        switch self {
+        case let .wordPiece(t): return t.vocab[t.options.pad].map { (t.options.pad, $0) }
+        case .bpe: return nil
+        }
+    }
+}
+
+/// A loaded model with its tokenizer and checkpoint hash: what a command needs to turn input
 /// into Traces.
 public struct Session: Sendable {
     public let model: LoadedModel
-    public let tokenizer: WordPieceTokenizer
+    public let tokenizer: TextTokenizer?
     public let sha256: String?
+    public let directory: String
+    /// id → token text, for input given as ids.
+    let vocabulary: [Int: String]
 
     /// `note` receives informational messages (unused checkpoint tensors); nil keeps them quiet.
     public static func open(directory: String, note: ((String) -> Void)? = Session.stderrNote) throws(ModelError) -> Session {
         let model = try ModelRegistry.load(directory: directory)
-        let tokenizer = try WordPieceTokenizer.load(directory: directory)
+        let tokenizer = try TextTokenizer.load(directory: directory, modelType: model.info.modelType)
         if !model.ignoredTensors.isEmpty {
-            let groups = BertModel.describe(model.ignoredTensors)
-            note?("\(model.ignoredTensors.count) checkpoint tensors not used (\(groups))")
+            note?("\(model.ignoredTensors.count) checkpoint tensors not used (\(BertModel.describe(model.ignoredTensors)))")
         }
         let home = ProcessInfo.processInfo.environment["ATTNVIZ_HOME"].flatMap { $0.isEmpty ? nil : $0 }
             ?? (NSHomeDirectory() as NSString).appendingPathComponent(".cache/attnviz")
         let sha = try? SHA256.file((directory as NSString).appendingPathComponent("model.safetensors"), cacheDirectory: home)
-        return Session(model: model, tokenizer: tokenizer, sha256: sha)
+        var vocabulary: [Int: String] = [:]
+        switch tokenizer {
+        case let .wordPiece(t)?: for (i, s) in t.idToToken.enumerated() { vocabulary[i] = s }
+        case let .bpe(t)?: vocabulary = t.idToToken
+        case nil:
+            let path = (directory as NSString).appendingPathComponent("vocab.json")
+            if let v = try? decodeJSON([String: Int].self, path: path) { for (s, i) in v { vocabulary[i] = s } }
+        }
+        return Session(model: model, tokenizer: tokenizer, sha256: sha, directory: directory, vocabulary: vocabulary)
     }
 
     public static let stderrNote: @Sendable (String) -> Void = { FileHandle.standardError.write(Data("attnviz: note: \($0)\n".utf8)) }
 
-    /// The sentence of `trace` padded with `padCount` pad tokens under a padding mask.
-    public func tracePadded(_ trace: Trace, padCount: Int) throws(ModelError) -> Trace {
-        try Tracer.tracePadded(model: model, tokenizer: tokenizer, tokens: trace.tokens, padCount: padCount, sha256: sha256)
+    /// The tokenizer, or the error that says this model's text cannot be read.
+    public func requireTokenizer() throws(ModelError) -> TextTokenizer {
+        guard let tokenizer else {
+            throw .input(path: directory, problem: "attnviz does not read this \(model.info.modelType) model's tokenizer (SentencePiece); give token ids with --input-ids and --decoder-input-ids")
+        }
+        return tokenizer
     }
 
     /// Tokenizes and runs the text, warning on stderr when it had to be truncated.
-    public func trace(text: String, pair: String? = nil) throws(ModelError) -> Trace {
-        let trace = try Tracer.trace(model: model, tokenizer: tokenizer, text: text, pair: pair, sha256: sha256)
+    public func trace(text: String, pair: String? = nil, source: String = "input") throws(ModelError) -> Trace {
+        let (tokens, dropped) = try requireTokenizer().encode(text, pair: pair, maxLength: model.info.maxPositions, source: source)
+        guard !tokens.isEmpty else { throw .input(path: source, problem: "the text gives no tokens") }
+        let trace = try Tracer.trace(model: model, tokens: tokens, dropped: dropped, sha256: sha256)
         if trace.truncatedTokens > 0 {
             FileHandle.standardError.write(Data(
                 "attnviz: warning: input is longer than the model's \(trace.model.maxPositions) positions: \(trace.truncatedTokens) tokens were dropped\n".utf8))
         }
         return trace
+    }
+
+    /// Runs token ids given directly (any model); decoder ids for encoder–decoder models.
+    public func trace(inputIDs: [Int], decoderInputIDs: [Int]?) throws(ModelError) -> Trace {
+        func tokens(_ ids: [Int]) -> [Token] { ids.map { Token(text: vocabulary[$0] ?? "#\($0)", id: $0, range: nil, isSpecial: false) } }
+        if decoderInputIDs != nil, model.info.architecture != .encoderDecoder {
+            throw .input(path: "--decoder-input-ids", problem: "only encoder–decoder models have a decoder input; this is a \(model.info.modelType) model")
+        }
+        return try Tracer.trace(model: model, tokens: tokens(inputIDs), decoderTokens: decoderInputIDs.map(tokens), sha256: sha256)
+    }
+
+    /// The sentence of `trace` right-padded with `padCount` pad tokens under a padding mask, as
+    /// inside a batch with a longer one. nil for models without a pad token (GPT-2, Marian here).
+    public func tracePadded(_ trace: Trace, padCount: Int) throws(ModelError) -> Trace? {
+        guard case .bert = model, let pad = tokenizer?.padToken else { return nil }
+        return try Tracer.tracePadded(model: model, padToken: pad, tokens: trace.tokens, padCount: padCount, sha256: sha256)
     }
 }

@@ -10,20 +10,40 @@ import Foundation
 public enum TraceExport {
     public static let version = "0.1.0"
 
+    /// BERT: attn/scores/hidden/ffn_act.L{l}. GPT-2: the same, with the last hidden state after
+    /// ln_f (HF convention), plus logits. Marian: enc./dec. prefixes, cross.attn.L{l} [heads, T, S],
+    /// plus logits.
     public static func tensors(_ trace: Trace) -> [String: SafetensorsWriter.Entry] {
         var out: [String: SafetensorsWriter.Entry] = [:]
-        if let e = trace.embeddings { out["hidden.L0"] = .float(e.output) }
-        for layer in trace.layers {
-            let l = layer.index
-            if let a = layer.selfAttention {
-                out["attn.L\(l)"] = .float(a.weights)
-                out["scores.L\(l)"] = .float(a.scores)
+        let twoStacks = trace.model.architecture == .encoderDecoder
+        for stack in [Stack.encoder, .decoder] {
+            let layers = trace.layers(of: stack)
+            guard !layers.isEmpty else { continue }
+            let p = twoStacks ? (stack == .encoder ? "enc." : "dec.") : ""
+            let embeddings = twoStacks && stack == .decoder ? trace.decoderEmbeddings : trace.embeddings
+            if let e = embeddings { out["\(p)hidden.L0"] = .float(e.output) }
+            for layer in layers {
+                let l = layer.index
+                for a in layer.attention {
+                    let name = a.kind == .cross ? "cross." : p
+                    out["\(name)attn.L\(l)"] = .float(a.weights)
+                    out["\(name)scores.L\(l)"] = .float(a.scores)
+                }
+                out["\(p)hidden.L\(l + 1)"] = .float(layer.output)
+                out["\(p)ffn_act.L\(l)"] = .float(layer.ffnAct)
             }
-            out["hidden.L\(l + 1)"] = .float(layer.output)
-            out["ffn_act.L\(l)"] = .float(layer.ffnAct)
+            if trace.model.modelType == "gpt2", let last = layers.last {
+                out["\(p)hidden.L\(last.index + 1)"] = .float(trace.lastHidden)
+                out["\(p)block_output.L\(last.index + 1)"] = .float(last.output)
+            }
         }
+        if let logits = trace.logits { out["logits"] = .float(logits) }
         out["input_ids"] = .int64(shape: [trace.tokens.count], values: trace.tokens.map(\.id))
-        out["token_type_ids"] = .int64(shape: [trace.tokens.count], values: trace.tokens.map(\.typeId))
+        if twoStacks {
+            out["decoder_input_ids"] = .int64(shape: [trace.decoderTokens.count], values: trace.decoderTokens.map(\.id))
+        } else {
+            out["token_type_ids"] = .int64(shape: [trace.tokens.count], values: trace.tokens.map(\.typeId))
+        }
         return out
     }
 
@@ -36,6 +56,8 @@ public enum TraceExport {
             "token_type_ids": trace.tokens.map(\.typeId),
             "offsets": trace.tokens.map { t -> Any in t.range.map { [$0.lowerBound, $0.upperBound] } ?? NSNull() },
             "truncated_tokens": trace.truncatedTokens,
+            "decoder_tokens": trace.decoderTokens.map(\.text),
+            "decoder_ids": trace.decoderTokens.map(\.id),
             "model": [
                 "name": trace.model.name,
                 "directory": trace.model.directory,

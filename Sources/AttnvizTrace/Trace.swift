@@ -9,17 +9,28 @@ public struct Trace: Sendable {
     public var truncatedTokens: Int
     public var embeddings: EmbeddingRecord?
     public var layers: [LayerRecord]
-    /// Final hidden states of the main stack (encoder for BERT). [n, d]
+    /// Final hidden states of the last stack (BERT: encoder output; GPT-2: after ln_f;
+    /// Marian: decoder output). [n, d]
     public var lastHidden: Tensor
+    /// Decoder-side tokens of an encoder–decoder model (empty otherwise).
+    public var decoderTokens: [Token]
+    /// The decoder side's embeddings (encoder–decoder models).
+    public var decoderEmbeddings: EmbeddingRecord?
+    /// Next-token scores of a model with an output head. [n_decoder, vocab]
+    public var logits: Tensor?
 
     public init(model: ModelInfo, tokens: [Token], truncatedTokens: Int, embeddings: EmbeddingRecord?,
-                layers: [LayerRecord], lastHidden: Tensor) {
+                layers: [LayerRecord], lastHidden: Tensor, decoderTokens: [Token] = [], decoderEmbeddings: EmbeddingRecord? = nil,
+                logits: Tensor? = nil) {
         self.model = model
         self.tokens = tokens
         self.truncatedTokens = truncatedTokens
         self.embeddings = embeddings
         self.layers = layers
         self.lastHidden = lastHidden
+        self.decoderTokens = decoderTokens
+        self.decoderEmbeddings = decoderEmbeddings
+        self.logits = logits
     }
 
     /// Layers of one stack, in order.
@@ -54,6 +65,7 @@ public struct ModelInfo: Sendable {
     public var layers: Int
     public var decoderLayers: Int
     public var heads: Int
+    public var decoderHeads: Int
     public var dModel: Int
     public var dFF: Int
     public var vocabSize: Int
@@ -69,7 +81,7 @@ public struct ModelInfo: Sendable {
     public var configJSON: String
 
     public init(name: String, directory: String, modelType: String, architecture: Architecture, sha256: String?,
-                layers: Int, decoderLayers: Int, heads: Int, dModel: Int, dFF: Int, vocabSize: Int,
+                layers: Int, decoderLayers: Int, heads: Int, decoderHeads: Int? = nil, dModel: Int, dFF: Int, vocabSize: Int,
                 maxPositions: Int, typeVocabSize: Int, activation: String, layerNormEps: Double,
                 positions: PositionKind, normPlacement: NormPlacement,
                 parameterCounts: [(component: String, count: Int)], configJSON: String) {
@@ -81,6 +93,7 @@ public struct ModelInfo: Sendable {
         self.layers = layers
         self.decoderLayers = decoderLayers
         self.heads = heads
+        self.decoderHeads = decoderHeads ?? heads
         self.dModel = dModel
         self.dFF = dFF
         self.vocabSize = vocabSize
@@ -112,7 +125,10 @@ public enum AttentionKind: String, Sendable {
 
 /// The parts of the input embedding. All [n, d].
 public struct EmbeddingRecord: Sendable {
+    /// Token embedding rows as stored (before any √d_model scaling).
     public var word: Tensor
+    /// The factor the token embeddings are multiplied by (√d_model in the original Transformer, else 1).
+    public var wordScale: Float = 1
     public var position: Tensor
     public var tokenType: Tensor?
     public var sum: Tensor
@@ -208,9 +224,11 @@ public struct LayerRecord: Sendable {
 public final class Recorder: @unchecked Sendable {
     public private(set) var embeddings: EmbeddingRecord?
     public private(set) var layers: [LayerRecord] = []
+    public private(set) var decoderEmbeddings: EmbeddingRecord?
 
     public init() {}
 
     public func record(_ e: EmbeddingRecord) { embeddings = e }
+    public func record(decoderEmbedding e: EmbeddingRecord) { decoderEmbeddings = e }
     public func record(_ l: LayerRecord) { layers.append(l) }
 }

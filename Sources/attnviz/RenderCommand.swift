@@ -84,7 +84,7 @@ extension Attnviz {
                 say("loading \(modelOptions.directory)")
                 let note: ((String) -> Void)? = quiet ? nil : { Session.stderrNote($0) }
                 let session = try Session.open(directory: modelOptions.directory, note: note)
-                let trace = try session.trace(text: text, pair: second)
+                let trace = try session.trace(text: text, pair: second, source: input)
                 let info = trace.model
                 if let bad = layers?.values.first(where: { $0 >= trace.layers.count }) {
                     throw CommandFailure(message: "--layers: layer \(bad) does not exist (the model has \(trace.layers.count): 0-\(trace.layers.count - 1))")
@@ -94,9 +94,16 @@ extension Attnviz {
                 }
                 let padCount = Study.padCount(tokens: trace.tokens.count, maxPositions: info.maxPositions)
                 var padded: AttnvizTrace.Trace?
-                if padCount > 0 { padded = try session.tracePadded(trace, padCount: padCount) }
+                var paddedWhyNot: String?
+                if padCount > 0 {
+                    padded = try session.tracePadded(trace, padCount: padCount)
+                    if padded == nil { paddedWhyNot = "attnviz pads BERT-style encoders only; this \(info.modelType) model has no pad token of its own" }
+                } else {
+                    paddedWhyNot = "the sentence already fills all \(info.maxPositions) positions, so there is no room to pad it"
+                }
                 let study = Study(inputName: input == "-" ? "standard input" : (input as NSString).lastPathComponent, text: text, pair: second,
-                                  trace: trace, padded: padded, layers: layers?.values, heads: heads?.values, format: format)
+                                  trace: trace, padded: padded, layers: layers?.values, heads: heads?.values, format: format,
+                                  paddedUnavailable: paddedWhyNot)
                 try ReportBuilder(templates: templatesDir, progress: say).write(study, to: outputFolder)
                 print(URL(fileURLWithPath: outputFolder).appendingPathComponent("index.html").standardized.path)
         }

@@ -5,7 +5,7 @@ import Foundation
 extension Attnviz {
     struct Tokenize: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Prints the pieces and ids of the whole input as one sequence with [CLS]/[SEP].",
+            abstract: "Prints the pieces and ids of the whole input as one sequence (BERT: with [CLS]/[SEP]).",
             discussion: "Loads only the vocabulary, not the weights.")
 
         @Argument(help: ArgumentHelp("UTF-8 text file, or - for standard input.", valueName: "file"))
@@ -19,8 +19,12 @@ extension Attnviz {
         func run() throws {
             try attempt {
                 let text = try readInputText(input)
-                let tokenizer = try WordPieceTokenizer.load(directory: modelOptions.directory)
-                let (tokens, _) = tokenizer.encode(text)
+                let directory = modelOptions.directory
+                let type = try ModelRegistry.modelType(directory: directory)
+                guard let tokenizer = try TextTokenizer.load(directory: directory, modelType: type) else {
+                    throw CommandFailure(message: "\(directory): attnviz does not read this \(type) model's tokenizer (SentencePiece)")
+                }
+                let (tokens, _) = try tokenizer.encode(text, pair: nil, maxLength: Int.max, source: input)
                 if json {
                     let object: [String: Any] = ["tokens": tokens.map(\.text), "ids": tokens.map(\.id)]
                     let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])

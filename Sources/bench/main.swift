@@ -175,12 +175,12 @@ func benchRender(text: String, label: String, reps: Int) throws {
         let session = try Session.open(directory: ModelRegistry.defaultDirectory, note: nil)
         let load = now() - t
         t = now()
-        let tokens = session.tokenizer.encode(text).tokens
+        let tokens = try session.requireTokenizer().encode(text, pair: nil, maxLength: session.model.info.maxPositions, source: label).tokens
         let tokenize = now() - t
         t = now()
         let trace = try session.trace(text: text)
         let pad = Study.padCount(tokens: trace.tokens.count, maxPositions: trace.model.maxPositions)
-        let padded = pad > 0 ? try session.tracePadded(trace, padCount: pad) : nil
+        let padded = pad > 0 ? try session.tracePadded(trace, padCount: pad) : nil as Trace?
         let forward = now() - t
         let study = Study(inputName: label, text: text, pair: nil, trace: trace, padded: padded, layers: nil, heads: nil, format: .png)
         let out = NSTemporaryDirectory() + "attnviz-bench-report"

@@ -12,7 +12,7 @@ struct AttnPaddingMaskSection: Section {
             "Only key columns are masked. Pad positions still compute outputs of their own (their rows), but nothing reads them, and losses ignore them. The run below checks the consequence numerically: every real token's output is the same with and without the padding.",
         ]
         guard let padded = s.padded else {
-            return SectionContent(answer: answer, unavailable: "The sentence already fills all \(s.trace.model.maxPositions) positions, so there is no room to pad it.")
+            return SectionContent(answer: answer, unavailable: s.paddedUnavailable ?? "no padded run was made")
         }
         let n = s.n, total = padded.tokens.count, k = total - n
         let labels = padded.tokens.map(\.text)
