@@ -96,17 +96,7 @@ public struct GPT2Model: Sendable {
         return GPT2Model(config: c, wte: wte, wpe: wpe, blocks: blocks, lnF: lnF, info: info, ignoredTensors: ignored)
     }
 
-    /// Keys and values of every layer for the tokens seen so far. Each [len, d].
-    public struct KVCache: Sendable {
-        public var keys: [Tensor]
-        public var values: [Tensor]
-        public var count: Int { keys.first?.shape[0] ?? 0 }
-    }
-
-    public func emptyCache() -> KVCache {
-        KVCache(keys: Array(repeating: Tensor.zeros([0, config.nEmbd]), count: config.nLayer),
-                values: Array(repeating: Tensor.zeros([0, config.nEmbd]), count: config.nLayer))
-    }
+    public func emptyCache() -> KVCache { KVCache(layers: config.nLayer, width: config.nEmbd) }
 
     /// Full causal pass over `ids`. Returns ln_f(output) [n, d]; logits [n, vocab] when asked.
     public func forward(ids: [Int], recorder: Recorder? = nil) throws(ModelError) -> (hidden: Tensor, logits: Tensor) {
@@ -139,9 +129,7 @@ public struct GPT2Model: Sendable {
                 let a = try b.ln1(x)                        // [n, d]
                 let qkv = try b.cAttn(a)                    // [n, 3d]
                 let (q, kNew, vNew) = Self.split(qkv, d: d) // each [n, d]
-                let k = try Self.append(cache.keys[l], kNew), v = try Self.append(cache.values[l], vNew)  // [past+n, d]
-                cache.keys[l] = k
-                cache.values[l] = v
+                let (k, v) = try cache.extend(layer: l, keys: kNew, values: vNew)  // [past+n, d]
                 let w = AttentionWeights(q: b.cAttn, k: b.cAttn, v: b.cAttn, o: b.cProj, heads: config.nHead)
                 let (attnOut, rec) = try MultiHeadAttention.attend(q: q, k: k, v: v, weights: w, mask: mask, kind: .decoderSelf, record: record)
                 let h1 = try Ops.add(x, attnOut)            // [n, d]
@@ -170,11 +158,5 @@ public struct GPT2Model: Sendable {
         var parts = [[Float]](repeating: [Float](repeating: 0, count: n * d), count: 3)
         for i in 0..<n { for p in 0..<3 { for c in 0..<d { parts[p][i * d + c] = qkv.data[i * 3 * d + p * d + c] } } }
         return (Tensor(uncheckedShape: [n, d], data: parts[0]), Tensor(uncheckedShape: [n, d], data: parts[1]), Tensor(uncheckedShape: [n, d], data: parts[2]))
-    }
-
-    /// Rows of `b` after the rows of `a`. [m, d] + [n, d] → [m+n, d]
-    static func append(_ a: Tensor, _ b: Tensor) throws(TensorError) -> Tensor {
-        guard a.shape[1] == b.shape[1] else { throw .shapeMismatch(operation: "append", expected: a.shape, found: b.shape) }
-        return Tensor(uncheckedShape: [a.shape[0] + b.shape[0], a.shape[1]], data: a.data + b.data)
     }
 }

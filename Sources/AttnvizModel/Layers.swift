@@ -179,3 +179,31 @@ enum MultiHeadAttention {
         return Tensor(uncheckedShape: [heads, n, dk], data: out)
     }
 }
+
+/// Keys and values of each layer's self-attention for the tokens seen so far, for incremental
+/// decoding (GPT-2 and the Marian decoder). Each [len, d].
+public struct KVCache: Sendable {
+    public private(set) var keys: [Tensor]
+    public private(set) var values: [Tensor]
+
+    public init(layers: Int, width: Int) {
+        keys = Array(repeating: Tensor.zeros([0, width]), count: layers)
+        values = keys
+    }
+
+    /// Tokens cached so far.
+    public var count: Int { keys.first?.shape[0] ?? 0 }
+
+    /// Appends the new tokens' keys and values [n, d] to `layer`; returns all of them [len + n, d].
+    mutating func extend(layer: Int, keys k: Tensor, values v: Tensor) throws(TensorError) -> (keys: Tensor, values: Tensor) {
+        keys[layer] = try Self.concat(keys[layer], k)
+        values[layer] = try Self.concat(values[layer], v)
+        return (keys[layer], values[layer])
+    }
+
+    /// Rows of `b` after the rows of `a`. [m, d] + [n, d] → [m+n, d]
+    static func concat(_ a: Tensor, _ b: Tensor) throws(TensorError) -> Tensor {
+        guard a.shape[1] == b.shape[1] else { throw .shapeMismatch(operation: "KV cache append", expected: a.shape, found: b.shape) }
+        return Tensor(uncheckedShape: [a.shape[0] + b.shape[0], a.shape[1]], data: a.data + b.data)
+    }
+}

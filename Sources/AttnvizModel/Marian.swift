@@ -180,17 +180,7 @@ public struct MarianModel: Sendable {
         return x
     }
 
-    /// Keys and values of each decoder layer's self-attention for the target tokens so far. [len, d]
-    public struct KVCache: Sendable {
-        public var keys: [Tensor]
-        public var values: [Tensor]
-        public var count: Int { keys.first?.shape[0] ?? 0 }
-    }
-
-    public func emptyCache() -> KVCache {
-        KVCache(keys: Array(repeating: Tensor.zeros([0, config.dModel]), count: config.decoderLayers),
-                values: Array(repeating: Tensor.zeros([0, config.dModel]), count: config.decoderLayers))
-    }
+    public func emptyCache() -> KVCache { KVCache(layers: config.decoderLayers, width: config.dModel) }
 
     /// Decoder over target ids given the encoder output [S, d] and its mask; continues after
     /// `cache` (empty: teacher-forced full pass). → hidden [T, d], logits [T, vocab]
@@ -209,9 +199,7 @@ public struct MarianModel: Sendable {
         for (l, layer) in decoder.enumerated() {
             x = try math("decoder layer \(l)") { () throws(TensorError) -> Tensor in
                 let w = layer.selfAttention
-                let k = try GPT2Model.append(cache.keys[l], try w.k(x)), v = try GPT2Model.append(cache.values[l], try w.v(x))  // [past+T, d]
-                cache.keys[l] = k
-                cache.values[l] = v
+                let (k, v) = try cache.extend(layer: l, keys: try w.k(x), values: try w.v(x))  // [past+T, d]
                 let (a, selfRec) = try MultiHeadAttention.attend(q: try w.q(x), k: k, v: v, weights: w, mask: causal, kind: .decoderSelf, record: record)
                 let s1 = try Ops.add(x, a), h1 = try layer.selfNorm(s1)                                        // [T, d]
                 let (c, crossRec) = try MultiHeadAttention.run(h1, memory: encoderOutput, weights: layer.crossAttention, mask: cross, kind: .cross, record: record)
