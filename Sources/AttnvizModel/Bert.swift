@@ -46,6 +46,8 @@ public struct BertConfig: Decodable, Sendable {
 public struct BertModel: Sendable {
     struct Layer: Sendable {
         let attention: AttentionWeights
+        /// Q, K and V stacked into one [3d, d] product: one sgemm instead of three.
+        let qkv: Linear
         let attentionNorm: LayerNorm
         let intermediate: Linear  // d → d_ff
         let output: Linear        // d_ff → d
@@ -77,13 +79,17 @@ public struct BertModel: Sendable {
         var layers: [Layer] = []
         for i in 0..<config.numHiddenLayers {
             let p = "encoder.layer.\(i)."
+            let attention = AttentionWeights(
+                q: try r.linear(p + "attention.self.query", out: d, in: d),
+                k: try r.linear(p + "attention.self.key", out: d, in: d),
+                v: try r.linear(p + "attention.self.value", out: d, in: d),
+                o: try r.linear(p + "attention.output.dense", out: d, in: d),
+                heads: config.numAttentionHeads)
             layers.append(Layer(
-                attention: AttentionWeights(
-                    q: try r.linear(p + "attention.self.query", out: d, in: d),
-                    k: try r.linear(p + "attention.self.key", out: d, in: d),
-                    v: try r.linear(p + "attention.self.value", out: d, in: d),
-                    o: try r.linear(p + "attention.output.dense", out: d, in: d),
-                    heads: config.numAttentionHeads),
+                attention: attention,
+                qkv: Linear(weight: Tensor(uncheckedShape: [3 * d, d], data: attention.q.weight.data + attention.k.weight.data + attention.v.weight.data),
+                            bias: Tensor(uncheckedShape: [3 * d], data: (attention.q.bias?.data ?? []) + (attention.k.bias?.data ?? []) + (attention.v.bias?.data ?? [])),
+                            layout: .outIn),
                 attentionNorm: try r.layerNorm(p + "attention.output.LayerNorm", d, eps: eps),
                 intermediate: try r.linear(p + "intermediate.dense", out: ff, in: d),
                 output: try r.linear(p + "output.dense", out: d, in: ff),
@@ -149,8 +155,9 @@ public struct BertModel: Sendable {
         let mask = AttentionMask(keys: keyMask)
         for (l, layer) in layers.enumerated() {
             x = try math("layer \(l)") { () throws(TensorError) -> Tensor in
-                let (attnOut, attnRecord) = try MultiHeadAttention.run(
-                    x, memory: x, weights: layer.attention, mask: mask, kind: .encoderSelf, record: record)
+                let (q, k, v) = GPT2Model.split(try layer.qkv(x), d: x.shape[1])  // each [n, d]
+                let (attnOut, attnRecord) = try MultiHeadAttention.attend(
+                    q: q, k: k, v: v, weights: layer.attention, mask: mask, kind: .encoderSelf, record: record)
                 let sum1 = try Ops.add(attnOut, x)       // [n, d]
                 let h1 = try layer.attentionNorm(sum1)   // [n, d]
                 let pre = try layer.intermediate(h1)     // [n, d_ff]

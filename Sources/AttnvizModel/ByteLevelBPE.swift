@@ -24,7 +24,7 @@ public struct ByteLevelBPE: Sendable {
             n += 1
         }
         var table = [Character](repeating: " ", count: 256)
-        for (b, c) in zip(bs, cs) { table[b] = Character(Unicode.Scalar(UInt32(c))!) }
+        for (b, c) in zip(bs, cs) { table[b] = Character(Unicode.Scalar(UInt32(c)) ?? " ") }
         return table
     }()
 

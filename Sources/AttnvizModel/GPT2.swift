@@ -152,11 +152,14 @@ public struct GPT2Model: Sendable {
         return (out, logits)
     }
 
-    /// [n, 3d] → q, k, v each [n, d]
+    /// [n, 3d] → q, k, v each [n, d] (row copies)
     static func split(_ qkv: Tensor, d: Int) -> (Tensor, Tensor, Tensor) {
         let n = qkv.shape[0]
-        var parts = [[Float]](repeating: [Float](repeating: 0, count: n * d), count: 3)
-        for i in 0..<n { for p in 0..<3 { for c in 0..<d { parts[p][i * d + c] = qkv.data[i * 3 * d + p * d + c] } } }
+        var parts = [[Float]](repeating: [], count: 3)
+        for p in 0..<3 {
+            parts[p].reserveCapacity(n * d)
+            for i in 0..<n { parts[p].append(contentsOf: qkv.data[(i * 3 * d + p * d)..<(i * 3 * d + p * d + d)]) }
+        }
         return (Tensor(uncheckedShape: [n, d], data: parts[0]), Tensor(uncheckedShape: [n, d], data: parts[1]), Tensor(uncheckedShape: [n, d], data: parts[2]))
     }
 }

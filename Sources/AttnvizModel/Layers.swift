@@ -114,9 +114,11 @@ enum MultiHeadAttention {
         if let keys = mask.keys, keys.count != nk {
             throw .shapeMismatch(operation: "attention mask", expected: [nk], found: [keys.count])
         }
-        var scores = [Float](repeating: 0, count: h * nq * nk)  // [heads, nq, nk]
-        var probs = record ? [Float](repeating: 0, count: h * nq * nk) : []  // [heads, nq, nk]
-        var context = [Float](repeating: 0, count: nq * d)  // [nq, d]
+        // sgemm (beta 0) writes every element of these: no zero-fill needed.
+        let hnn = h * nq * nk
+        var scores = [Float](unsafeUninitializedCapacity: hnn) { _, c in c = hnn }                          // [heads, nq, nk]
+        var probs = record ? [Float](unsafeUninitializedCapacity: hnn) { _, c in c = hnn } : []            // [heads, nq, nk]
+        var context = [Float](unsafeUninitializedCapacity: nq * d) { _, c in c = nq * d }                  // [nq, d]
         let scale = 1 / Float(dk).squareRoot()
         let keys = mask.keys
         q.data.withUnsafeBufferPointer { qp in

@@ -158,7 +158,7 @@ public struct WordPieceTokenizer: Sendable {
                 if options.cleanText, Self.isControl(c) { continue }
                 if c == "\t" || c == "\n" || c == "\r" { out.append((" ", i)); continue }
                 if options.lowercase, c.value >= 65, c.value <= 90 {
-                    out.append((Unicode.Scalar(c.value + 32)!, i))
+                    out.append((Unicode.Scalar(UInt8(c.value + 32)), i))
                 } else {
                     out.append((c, i))
                 }

@@ -28,21 +28,27 @@ public enum Ops {
         if let bias, bias.shape != [outDim] {
             throw .shapeMismatch(operation: "linear bias", expected: [outDim], found: bias.shape)
         }
-        var out = [Float](repeating: 0, count: n * outDim)  // [n, out]
+        // Every element is written below (bias copy, then sgemm with beta 1; or beta 0), so the
+        // buffer is not zero-filled first.
+        var out = [Float](unsafeUninitializedCapacity: n * outDim) { _, count in count = n * outDim }  // [n, out]
         x.data.withUnsafeBufferPointer { xp in
             w.data.withUnsafeBufferPointer { wp in
                 out.withUnsafeMutableBufferPointer { op in
                     let o = SharedPointer(op.baseAddress!)
                     let bp = bias?.data
-                    // Rows split across cores; each part is one single-threaded sgemm.
-                    Parallel.chunks(n, minChunk: 16) { rows in
-                        let c = o.base + rows.lowerBound * outDim
+                    // Output columns split across cores (each part sees every row: a better sgemm
+                    // shape than splitting rows); each part is one single-threaded sgemm.
+                    Parallel.chunks(outDim, minChunk: 64) { cols in
+                        let c = o.base + cols.lowerBound
                         if let bp {
-                            for r in 0..<rows.count { bp.withUnsafeBufferPointer { (c + r * outDim).update(from: $0.baseAddress!, count: outDim) } }
+                            bp.withUnsafeBufferPointer { b in
+                                for r in 0..<n { (c + r * outDim).update(from: b.baseAddress! + cols.lowerBound, count: cols.count) }
+                            }
                         }
+                        let bOffset = weightIsOutIn ? cols.lowerBound * inDim : cols.lowerBound
                         BLAS.sgemm(
-                            transA: false, transB: weightIsOutIn, m: rows.count, n: outDim, k: inDim,
-                            a: xp.baseAddress! + rows.lowerBound * inDim, lda: inDim, b: wp.baseAddress!,
+                            transA: false, transB: weightIsOutIn, m: n, n: cols.count, k: inDim,
+                            a: xp.baseAddress!, lda: inDim, b: wp.baseAddress! + bOffset,
                             ldb: weightIsOutIn ? inDim : outDim, beta: bp == nil ? 0 : 1, c: c, ldc: outDim)
                     }
                 }
@@ -85,7 +91,8 @@ public enum Ops {
         var out = x.data
         out.withUnsafeMutableBufferPointer { ob in
             let o = SharedPointer(ob.baseAddress!)
-            Parallel.chunks(x.rowCount, minChunk: 32) { rows in
+            // Cheap per row: worth a second core only for long inputs.
+            Parallel.chunks(x.rowCount, minChunk: 256) { rows in
                 for r in rows {
                     let base = r * d
                     var mean: Double = 0
