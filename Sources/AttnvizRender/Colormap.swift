@@ -53,4 +53,13 @@ public struct ColorRange: Sendable, Equatable {
     }
 
     public func normalized(_ v: Double) -> Double { (v - min) / (max - min) }
+
+    /// Symmetric range ±q, q the given quantile of |values|: a few outlier dimensions no longer
+    /// wash every other cell out to the colour of zero (values beyond are drawn at the ends).
+    public static func robustSymmetric(_ values: [Float], quantile: Double = 0.99) -> ColorRange {
+        let mags = values.filter(\.isFinite).map { abs(Double($0)) }.sorted()
+        guard !mags.isEmpty else { return ColorRange(-1, 1) }
+        let q = Swift.max(mags[Swift.min(mags.count - 1, Int(Double(mags.count - 1) * quantile))], 1e-12)
+        return ColorRange(-q, q)
+    }
 }

@@ -45,18 +45,35 @@ public struct Heatmap: Figure {
     var hasMasked: Bool { values.contains { !$0.isFinite } }
     var effectiveRange: ColorRange { range ?? ColorRange.fitting(values, diverging: colormap.diverging) }
 
-    /// Cell edge in pixels: labelled matrices keep cells tall enough for a legible label.
-    /// Up to 100 tokens every label gets a 14 px row at least; longer inputs shrink the cells
-    /// (figures stay near 1400 px) and label every `labelStride`-th token.
-    var cell: Double {
-        let n = Double(max(rows, cols))
-        if hasLabels { return n <= 100 ? max(14, min(44, (640 / n).rounded(.down))) : max(6, (1400 / n).rounded(.down)) }
-        return max(1, min(44, (768 / n).rounded(.down)))
+    /// Cell size in pixels. Square matrices (and matrices labelled on both axes) get square
+    /// cells; otherwise each axis is sized on its own, so a 57 × 384 embedding table is a readable
+    /// block rather than a 2-pixel strip. A labelled axis keeps rows tall enough for its labels:
+    /// up to 100 tokens at least 14 px; longer inputs shrink (about 1400 px in all) and label
+    /// every `labelStride`-th token.
+    static func labelledCell(_ n: Int) -> Double {
+        let n = Double(n)
+        return n <= 100 ? max(14, min(44, (640 / n).rounded(.down))) : max(6, (1400 / n).rounded(.down))
     }
 
-    var labelStride: Int { cell >= 10 ? 1 : Int((11 / cell).rounded(.up)) }
+    var cellSize: (w: Double, h: Double) {
+        if rows == cols || (rowLabels != nil && colLabels != nil) {
+            let n = max(rows, cols)
+            let c = hasLabels ? Self.labelledCell(n) : max(1, min(44, (768 / Double(n)).rounded(.down)))
+            return (c, c)
+        }
+        let w = colLabels != nil ? Self.labelledCell(cols) : max(1, min(44, (768 / Double(cols)).rounded(.down)))
+        let h = rowLabels != nil ? Self.labelledCell(rows) : max(1, min(44, (400 / Double(rows)).rounded(.down)))
+        return (w, h)
+    }
 
-    var labelStyle: TextStyle { TextStyle(size: min(13, max(8, cell * 0.75)), color: RGB(hex: 0x333333)) }
+    /// The smaller edge, which bounds label and value text.
+    var cell: Double { min(cellSize.w, cellSize.h) }
+
+    func stride(_ edge: Double) -> Int { edge >= 10 ? 1 : Int((11 / edge).rounded(.up)) }
+
+    var labelStyle: TextStyle { TextStyle(size: min(13, max(8, labelledEdge * 0.75)), color: RGB(hex: 0x333333)) }
+    /// Edge of the labelled axis (rows if labelled, else columns).
+    var labelledEdge: Double { rowLabels != nil ? cellSize.h : (colLabels != nil ? cellSize.w : cell) }
     var writesValues: Bool { showValues ?? (cell >= 34 && max(rows, cols) <= 14) }
 
     struct Layout {
@@ -85,13 +102,13 @@ public struct Heatmap: Figure {
             colH = max(colH, size.width)
             colLabelHeight = max(colLabelHeight, size.height)
         }
-        let rotate = colH > cell - 2
+        let rotate = colH > cellSize.w - 2
         if !rotate { colH = colLabelHeight }
         // Unlabelled axes get position numbers instead.
         if rowLabels == nil { rowW = try c.measure(String(rows - 1), t.tick).width + 4 }
         if colLabels == nil { colH = try c.measure("0", t.tick).height + 2 }
         let axisH = try c.measure(xLabel, t.axisLabel).height
-        let matrixW = cell * Double(cols), matrixH = cell * Double(rows)
+        let matrixW = cellSize.w * Double(cols), matrixH = cellSize.h * Double(rows)
         let bar = Chrome.Colorbar(colormap: colormap, range: effectiveRange, label: colorbarLabel)
         let rightW = showColorbar ? try bar.width(canvas: c) + 2 * t.gap : t.gap
         let left = t.margin + axisH + t.gap + rowW + t.gap
@@ -137,7 +154,7 @@ public struct Heatmap: Figure {
                     if values[r * cols + j].isFinite { j += 1; continue }
                     let start = j
                     while j < cols, !values[r * cols + j].isFinite { j += 1 }
-                    runs.append(Rect(m.x + Double(start) * cell, m.y + Double(r) * cell, Double(j - start) * cell, cell))
+                    runs.append(Rect(m.x + Double(start) * cellSize.w, m.y + Double(r) * cellSize.h, Double(j - start) * cellSize.w, cellSize.h))
                 }
             }
             try c.hatch(runs)
@@ -160,7 +177,7 @@ public struct Heatmap: Figure {
                     let bg = colormap.color(range.normalized(Double(v)))
                     var s = style
                     s.color = bg.luminance < 0.45 ? .white : .black
-                    try c.text(String(format: "%.2f", v), at: Point(m.x + (Double(j) + 0.5) * cell, m.y + (Double(r) + 0.5) * cell),
+                    try c.text(String(format: "%.2f", v), at: Point(m.x + (Double(j) + 0.5) * cellSize.w, m.y + (Double(r) + 0.5) * cellSize.h),
                                s, h: .center, v: .middle)
                 }
             }
@@ -168,14 +185,14 @@ public struct Heatmap: Figure {
 
         // Token labels: rows on the left, columns below, rotated to read bottom to top.
         if let rowLabels {
-            for (r, s) in rowLabels.enumerated() where r % labelStride == 0 {
-                try c.text(s, at: Point(m.x - t.gap, m.y + (Double(r) + 0.5) * cell), labelStyle, h: .right, v: .middle,
+            for (r, s) in rowLabels.enumerated() where r % stride(cellSize.h) == 0 {
+                try c.text(s, at: Point(m.x - t.gap, m.y + (Double(r) + 0.5) * cellSize.h), labelStyle, h: .right, v: .middle,
                            maxWidth: maxLabelWidth)
             }
         }
         if let colLabels {
-            for (j, s) in colLabels.enumerated() where j % labelStride == 0 {
-                let at = Point(m.x + (Double(j) + 0.5) * cell, m.maxY + t.gap)
+            for (j, s) in colLabels.enumerated() where j % stride(cellSize.w) == 0 {
+                let at = Point(m.x + (Double(j) + 0.5) * cellSize.w, m.maxY + t.gap)
                 if l.rotateColumnLabels {
                     try c.text(s, at: at, labelStyle, h: .right, v: .middle, rotation: -Double.pi / 2, maxWidth: maxLabelWidth)
                 } else {
@@ -185,14 +202,14 @@ public struct Heatmap: Figure {
         }
         if rowLabels == nil {
             for v in Chrome.ticks(0, Double(rows - 1), count: 6) where v == v.rounded() {
-                let y = m.y + (v + 0.5) * cell
+                let y = m.y + (v + 0.5) * cellSize.h
                 c.line(from: Point(m.x - 3, y), to: Point(m.x, y), t.foreground)
                 try c.text(String(Int(v)), at: Point(m.x - 5, y), t.tick, h: .right, v: .middle)
             }
         }
         if colLabels == nil {
             for v in Chrome.ticks(0, Double(cols - 1), count: 6) where v == v.rounded() {
-                let x = m.x + (v + 0.5) * cell
+                let x = m.x + (v + 0.5) * cellSize.w
                 c.line(from: Point(x, m.maxY), to: Point(x, m.maxY + 3), t.foreground)
                 try c.text(String(Int(v)), at: Point(x, m.maxY + 4), t.tick, h: .center)
             }

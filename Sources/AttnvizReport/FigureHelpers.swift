@@ -20,10 +20,14 @@ enum Figures {
                 colorbarLabel: "cosine similarity", colormap: .blueRed, range: ColorRange(-1, 1))
     }
 
-    /// Rows of vectors (tokens or positions × dimensions), signed values.
+    /// Rows of vectors (tokens or positions × dimensions), signed values; the colour scale spans
+    /// the 99th percentile of |value| so outlier dimensions do not flatten the rest.
     static func vectors(_ x: Tensor, labels: [String]?, title: String, rowAxis: String) -> Heatmap {
-        Heatmap(title: title, values: x.data, rows: x.shape[0], cols: x.shape[1], rowLabels: labels, colLabels: nil,
-                xLabel: "dimension", yLabel: rowAxis, colorbarLabel: "value", colormap: .blueRed)
+        let range = ColorRange.robustSymmetric(x.data)
+        let clipped = x.data.contains { abs(Double($0)) > range.max * 1.05 }
+        return Heatmap(title: title, values: x.data, rows: x.shape[0], cols: x.shape[1], rowLabels: labels, colLabels: nil,
+                       xLabel: "dimension", yLabel: rowAxis, colorbarLabel: clipped ? "value (clipped at ±\(Chrome.format(range.max)))" : "value",
+                       colormap: .blueRed, range: range)
     }
 
     static func file(_ section: String, _ name: String) -> String { "\(section)-\(name)" }

@@ -29,7 +29,7 @@ struct BlockLayerNormSection: Section {
         for layer in layers { if let sub = layer.sublayers.first { perToken += Analysis.rowStats(sub.normInput).map { Float($0.std) } } }
         let tokenMap = Heatmap(title: "Std of each token's vector before the attention LayerNorm", values: perToken, rows: layers.count, cols: s.n,
                                rowLabels: layers.map { "layer \($0.index)" }, colLabels: s.labels, xLabel: "token", yLabel: "layer",
-                               colorbarLabel: "std over the \(s.trace.model.dModel) features", colormap: .viridis)
+                               colorbarLabel: "std over features", colormap: .viridis)
         var figures = [FigureSpec(file: Figures.file(id, "stats"), figure: plot, caption: "After every LayerNorm each token's vector has mean ≈ 0 and std ≈ 1 before the learned scale and shift; the learned γ, β then set the level shown."),
                        FigureSpec(file: Figures.file(id, "per-token"), figure: tokenMap, caption: "LayerNorm normalises each token separately, so these very different scales per token are each brought to a common one.")]
         var findings = [String]()
