@@ -20,13 +20,15 @@ let package = Package(
         .systemLibrary(
             name: "COpenBLAS", pkgConfig: "openblas",
             providers: [.apt(["libopenblas-dev"])]),
+        // glibc's mallopt (malloc.h), for Memory.keepFreedMemory.
+        .systemLibrary(name: "CMalloc"),
         // libpng reports errors by longjmp, which Swift cannot catch: a few lines of C turn
         // them into status codes.
         .target(
             name: "CPNG",
             linkerSettings: [.linkedLibrary("png16"), .linkedLibrary("z")]),
 
-        .target(name: "AttnvizTensor", dependencies: ["COpenBLAS"]),
+        .target(name: "AttnvizTensor", dependencies: ["COpenBLAS", "CMalloc"]),
         // Plain values the forward pass records; the renderer and report see only these.
         .target(name: "AttnvizTrace", dependencies: ["AttnvizTensor"]),
         .target(name: "AttnvizModel", dependencies: ["AttnvizTensor", "AttnvizTrace"]),

@@ -49,8 +49,7 @@ public struct BertModel: Sendable {
         /// Q, K and V stacked into one [3d, d] product: one sgemm instead of three.
         let qkv: Linear
         let attentionNorm: LayerNorm
-        let intermediate: Linear  // d → d_ff
-        let output: Linear        // d_ff → d
+        let ffn: FeedForward      // d → d_ff → d
         let outputNorm: LayerNorm
     }
 
@@ -91,8 +90,8 @@ public struct BertModel: Sendable {
                             bias: Tensor(uncheckedShape: [3 * d], data: (attention.q.bias?.data ?? []) + (attention.k.bias?.data ?? []) + (attention.v.bias?.data ?? [])),
                             layout: .outIn),
                 attentionNorm: try r.layerNorm(p + "attention.output.LayerNorm", d, eps: eps),
-                intermediate: try r.linear(p + "intermediate.dense", out: ff, in: d),
-                output: try r.linear(p + "output.dense", out: d, in: ff),
+                ffn: FeedForward(fc1: try r.linear(p + "intermediate.dense", out: ff, in: d),
+                                 fc2: try r.linear(p + "output.dense", out: d, in: ff), activation: config.hiddenAct),
                 outputNorm: try r.layerNorm(p + "output.LayerNorm", d, eps: eps)))
         }
         let unused = r.unused()
@@ -104,7 +103,7 @@ public struct BertModel: Sendable {
             ("embedding LayerNorm", embNorm.parameterCount),
             ("self-attention (Q, K, V, O)", layers.reduce(0) { $0 + $1.attention.parameterCount }),
             ("attention LayerNorms", layers.reduce(0) { $0 + $1.attentionNorm.parameterCount }),
-            ("feed-forward", layers.reduce(0) { $0 + $1.intermediate.parameterCount + $1.output.parameterCount }),
+            ("feed-forward", layers.reduce(0) { $0 + $1.ffn.parameterCount }),
             ("feed-forward LayerNorms", layers.reduce(0) { $0 + $1.outputNorm.parameterCount }),
         ]
         if unused.parameters > 0 { counts.append(("not used here (\(Self.describe(ignored)))", unused.parameters)) }
@@ -158,13 +157,9 @@ public struct BertModel: Sendable {
                 let (q, k, v) = GPT2Model.split(try layer.qkv(x), d: x.shape[1])  // each [n, d]
                 let (attnOut, attnRecord) = try MultiHeadAttention.attend(
                     q: q, k: k, v: v, weights: layer.attention, mask: mask, kind: .encoderSelf, record: record)
-                let sum1 = try Ops.add(attnOut, x)       // [n, d]
-                let h1 = try layer.attentionNorm(sum1)   // [n, d]
-                let pre = try layer.intermediate(h1)     // [n, d_ff]
-                let act = config.hiddenAct.apply(pre)    // [n, d_ff]
-                let ffnOut = try layer.output(act)       // [n, d]
-                let sum2 = try Ops.add(ffnOut, h1)       // [n, d]
-                let h2 = try layer.outputNorm(sum2)      // [n, d]
+                let (sum1, h1) = try layer.attentionNorm(attnOut, plus: x)  // [n, d] each
+                let (pre, act, ffnOut) = try layer.ffn(h1)                  // [n, d_ff], [n, d_ff], [n, d]
+                let (sum2, h2) = try layer.outputNorm(ffnOut, plus: h1)     // [n, d] each
                 if let recorder, let attnRecord {
                     recorder.record(LayerRecord(
                         stack: .encoder, index: l, attention: [attnRecord],

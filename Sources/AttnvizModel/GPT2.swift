@@ -42,8 +42,7 @@ public struct GPT2Model: Sendable {
         let cAttn: Linear   // d → 3d, [in, out]
         let cProj: Linear   // d → d
         let ln2: LayerNorm
-        let fc: Linear      // d → inner
-        let proj: Linear    // inner → d
+        let mlp: FeedForward  // d → inner → d (c_fc, c_proj)
     }
 
     public let config: GPT2Config
@@ -71,8 +70,9 @@ public struct GPT2Model: Sendable {
                 cAttn: try r.linear(p + "attn.c_attn", out: 3 * d, in: d, layout: .inOut),
                 cProj: try r.linear(p + "attn.c_proj", out: d, in: d, layout: .inOut),
                 ln2: try r.layerNorm(p + "ln_2", d, eps: eps),
-                fc: try r.linear(p + "mlp.c_fc", out: ff, in: d, layout: .inOut),
-                proj: try r.linear(p + "mlp.c_proj", out: d, in: ff, layout: .inOut)))
+                mlp: FeedForward(fc1: try r.linear(p + "mlp.c_fc", out: ff, in: d, layout: .inOut),
+                                 fc2: try r.linear(p + "mlp.c_proj", out: d, in: ff, layout: .inOut),
+                                 activation: c.activationFunction)))
         }
         let lnF = try r.layerNorm("ln_f", d, eps: eps)
         let unused = r.unused()
@@ -83,7 +83,7 @@ public struct GPT2Model: Sendable {
             ("position embeddings", wpe.count),
             ("self-attention (fused QKV, output)", blocks.reduce(0) { $0 + $1.cAttn.parameterCount + $1.cProj.parameterCount }),
             ("pre-attention LayerNorms", blocks.reduce(0) { $0 + $1.ln1.parameterCount }),
-            ("feed-forward", blocks.reduce(0) { $0 + $1.fc.parameterCount + $1.proj.parameterCount }),
+            ("feed-forward", blocks.reduce(0) { $0 + $1.mlp.parameterCount }),
             ("pre-FFN LayerNorms", blocks.reduce(0) { $0 + $1.ln2.parameterCount }),
             ("final LayerNorm", lnF.parameterCount),
         ]
@@ -134,9 +134,7 @@ public struct GPT2Model: Sendable {
                 let (attnOut, rec) = try MultiHeadAttention.attend(q: q, k: k, v: v, weights: w, mask: mask, kind: .decoderSelf, record: record)
                 let h1 = try Ops.add(x, attnOut)            // [n, d]
                 let m = try b.ln2(h1)                       // [n, d]
-                let pre = try b.fc(m)                       // [n, inner]
-                let act = config.activationFunction.apply(pre)
-                let f = try b.proj(act)                     // [n, d]
+                let (pre, act, f) = try b.mlp(m)            // [n, inner], [n, inner], [n, d]
                 let h2 = try Ops.add(h1, f)                 // [n, d]
                 if let recorder, let rec {
                     recorder.record(LayerRecord(stack: .decoder, index: l, attention: [rec], sublayers: [

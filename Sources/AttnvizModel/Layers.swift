@@ -4,10 +4,9 @@ import Foundation
 
 /// A dense layer as checkpoints store it: PyTorch `nn.Linear` ([out, in]) or GPT-2 `Conv1D` ([in, out]).
 struct Linear: Sendable {
-    enum Layout: Sendable { case outIn, inOut }
     let weight: Tensor  // [out, in] or [in, out]
     let bias: Tensor?   // [out]
-    let layout: Layout
+    let layout: WeightLayout
 
     var parameterCount: Int { weight.count + (bias?.count ?? 0) }
 
@@ -17,6 +16,34 @@ struct Linear: Sendable {
         case .outIn: return try Ops.linear(x, weight: weight, bias: bias)
         case .inOut: return try Ops.conv1D(x, weight: weight, bias: bias)
         }
+    }
+
+    var parts: (weight: Tensor, bias: Tensor?, layout: WeightLayout) { (weight, bias, layout) }
+
+    /// Raw view for use inside a parallel region (valid while `body` runs).
+    func withView<R>(inDim: Int, outDim: Int, _ body: (DenseView) -> R) -> R {
+        weight.data.withUnsafeBufferPointer { w in
+            if let bias {
+                return bias.data.withUnsafeBufferPointer { b in
+                    body(DenseView(weight: w.baseAddress!, bias: b.baseAddress!, layout: layout, inDim: inDim, outDim: outDim))
+                }
+            }
+            return body(DenseView(weight: w.baseAddress!, bias: nil, layout: layout, inDim: inDim, outDim: outDim))
+        }
+    }
+}
+
+/// The position-wise feed-forward block: fc2(activation(fc1(x))).
+struct FeedForward: Sendable {
+    let fc1: Linear  // d → inner
+    let fc2: Linear  // inner → d
+    let activation: Activation
+
+    var parameterCount: Int { fc1.parameterCount + fc2.parameterCount }
+
+    /// x: [n, d] → (pre [n, inner], act [n, inner], out [n, d])
+    func callAsFunction(_ x: Tensor) throws(TensorError) -> (pre: Tensor, act: Tensor, out: Tensor) {
+        try Ops.feedForward(x, fc1: fc1.parts, activation: activation, fc2: fc2.parts)
     }
 }
 
@@ -29,6 +56,11 @@ struct LayerNorm: Sendable {
 
     func callAsFunction(_ x: Tensor) throws(TensorError) -> Tensor {
         try Ops.layerNorm(x, gamma: gamma, beta: beta, eps: eps)
+    }
+
+    /// Post-LayerNorm residual step: (a + b, LayerNorm(a + b)), each [n, d].
+    func callAsFunction(_ a: Tensor, plus b: Tensor) throws(TensorError) -> (sum: Tensor, out: Tensor) {
+        try Ops.addLayerNorm(a, b, gamma: gamma, beta: beta, eps: eps)
     }
 }
 
@@ -55,7 +87,7 @@ final class WeightReader {
         return try file.tensor(full)
     }
 
-    func linear(_ name: String, out: Int, in inDim: Int, layout: Linear.Layout = .outIn, bias: Bool = true) throws(ModelError) -> Linear {
+    func linear(_ name: String, out: Int, in inDim: Int, layout: WeightLayout = .outIn, bias: Bool = true) throws(ModelError) -> Linear {
         let shape = layout == .outIn ? [out, inDim] : [inDim, out]
         return Linear(weight: try tensor(name + ".weight", shape), bias: bias ? try tensor(name + ".bias", [out]) : nil, layout: layout)
     }
@@ -111,6 +143,7 @@ enum MultiHeadAttention {
         let nq = q.shape[0], nk = k.shape[0], d = q.shape[1], h = w.heads
         guard d % h == 0 else { throw .invalidArgument(operation: "attention", detail: "width \(d) not divisible by \(h) heads") }
         let dk = d / h
+        guard nk > 0 || nq == 0 else { throw .invalidArgument(operation: "attention", detail: "no keys to attend to") }
         if let keys = mask.keys, keys.count != nk {
             throw .shapeMismatch(operation: "attention mask", expected: [nk], found: [keys.count])
         }
@@ -121,17 +154,22 @@ enum MultiHeadAttention {
         var context = [Float](unsafeUninitializedCapacity: nq * d) { _, c in c = nq * d }                  // [nq, d]
         let scale = 1 / Float(dk).squareRoot()
         let keys = mask.keys
+        // Heads split across cores: scores, mask, softmax and context of a head are its own, and
+        // so is their share of the output projection (its input columns), added up at the end.
+        let plan = Parallel.plan(h)
+        var partials = PartialSums(parts: plan.parts, count: nq * d)  // [parts, nq, d]
+        w.o.withView(inDim: d, outDim: d) { o in
         q.data.withUnsafeBufferPointer { qp in
         k.data.withUnsafeBufferPointer { kp in
         v.data.withUnsafeBufferPointer { vp in
         scores.withUnsafeMutableBufferPointer { sb in
         probs.withUnsafeMutableBufferPointer { pb in
         context.withUnsafeMutableBufferPointer { cb in
+        partials.storage.withUnsafeMutableBufferPointer { ob in
             guard nq > 0, nk > 0 else { return }
-            let s = SharedPointer(sb.baseAddress!), c = SharedPointer(cb.baseAddress!)
+            let s = SharedPointer(sb.baseAddress!), c = SharedPointer(cb.baseAddress!), out = SharedPointer(ob.baseAddress!)
             let pp = record ? pb.baseAddress.map(SharedPointer.init) : nil
-            // Heads split across cores: scores, mask, softmax and context of a head are its own.
-            Parallel.chunks(h) { heads in
+            Parallel.run(plan) { part, heads in
                 for head in heads {
                     let sh = s.base + head * nq * nk
                     BLAS.sgemm(transA: false, transB: true, m: nq, n: nk, k: dk, alpha: scale,
@@ -155,10 +193,14 @@ enum MultiHeadAttention {
                     BLAS.sgemm(transA: false, transB: false, m: nq, n: dk, k: nk,
                                a: ph, lda: nk, b: vp.baseAddress! + head * dk, ldb: d, c: c.base + head * dk, ldc: d)
                 }
+                let cols = (heads.lowerBound * dk)..<(heads.upperBound * dk)
+                o.partial(cols, x: c.base + cols.lowerBound, ldx: d, rows: nq, into: out.base + part * nq * d, ldc: d)
             }
-        }}}}}}
+        }}}}}}}}
         let contextTensor = Tensor(uncheckedShape: [nq, d], data: context)
-        let output = try w.o(contextTensor)  // [nq, d]
+        let outData = w.o.bias.map { b in b.data.withUnsafeBufferPointer { partials.total(bias: $0.baseAddress!, width: d) } }
+            ?? partials.total(bias: nil, width: d)
+        let output = Tensor(uncheckedShape: [nq, d], data: outData)  // [nq, d]
         guard record else { return (output, nil) }
         let rec = AttentionRecord(
             kind: kind,
@@ -172,11 +214,15 @@ enum MultiHeadAttention {
     /// [n, heads·d_k] → [heads, n, d_k]
     static func splitHeads(_ x: Tensor, heads: Int) -> Tensor {
         let n = x.shape[0], d = x.shape[1], dk = d / heads
-        var out = [Float](repeating: 0, count: x.count)
-        for head in 0..<heads {
-            for i in 0..<n {
-                for c in 0..<dk { out[(head * n + i) * dk + c] = x.data[i * d + head * dk + c] }
+        let out = [Float](unsafeUninitializedCapacity: x.count) { o, count in
+            x.data.withUnsafeBufferPointer { src in
+                for head in 0..<heads {
+                    for i in 0..<n {
+                        (o.baseAddress! + (head * n + i) * dk).update(from: src.baseAddress! + i * d + head * dk, count: dk)
+                    }
+                }
             }
+            count = x.count
         }
         return Tensor(uncheckedShape: [heads, n, dk], data: out)
     }

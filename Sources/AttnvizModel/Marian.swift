@@ -47,12 +47,12 @@ public struct MarianConfig: Decodable, Sendable {
 public struct MarianModel: Sendable {
     struct EncoderLayer: Sendable {
         let selfAttention: AttentionWeights, selfNorm: LayerNorm
-        let fc1: Linear, fc2: Linear, finalNorm: LayerNorm
+        let ffn: FeedForward, finalNorm: LayerNorm
     }
     struct DecoderLayer: Sendable {
         let selfAttention: AttentionWeights, selfNorm: LayerNorm
         let crossAttention: AttentionWeights, crossNorm: LayerNorm
-        let fc1: Linear, fc2: Linear, finalNorm: LayerNorm
+        let ffn: FeedForward, finalNorm: LayerNorm
     }
 
     public let config: MarianConfig
@@ -81,7 +81,8 @@ public struct MarianModel: Sendable {
             let p = "model.encoder.layers.\(i)."
             encoder.append(EncoderLayer(
                 selfAttention: try attention(p + "self_attn", heads: c.encoderAttentionHeads), selfNorm: try r.layerNorm(p + "self_attn_layer_norm", d, eps: eps),
-                fc1: try r.linear(p + "fc1", out: c.encoderFfnDim, in: d), fc2: try r.linear(p + "fc2", out: d, in: c.encoderFfnDim),
+                ffn: FeedForward(fc1: try r.linear(p + "fc1", out: c.encoderFfnDim, in: d),
+                                 fc2: try r.linear(p + "fc2", out: d, in: c.encoderFfnDim), activation: c.activationFunction),
                 finalNorm: try r.layerNorm(p + "final_layer_norm", d, eps: eps)))
         }
         for i in 0..<c.decoderLayers {
@@ -90,7 +91,8 @@ public struct MarianModel: Sendable {
                 selfAttention: try attention(p + "self_attn", heads: c.decoderAttentionHeads), selfNorm: try r.layerNorm(p + "self_attn_layer_norm", d, eps: eps),
                 crossAttention: try attention(p + "encoder_attn", heads: c.decoderAttentionHeads),
                 crossNorm: try r.layerNorm(p + "encoder_attn_layer_norm", d, eps: eps),
-                fc1: try r.linear(p + "fc1", out: c.decoderFfnDim, in: d), fc2: try r.linear(p + "fc2", out: d, in: c.decoderFfnDim),
+                ffn: FeedForward(fc1: try r.linear(p + "fc1", out: c.decoderFfnDim, in: d),
+                                 fc2: try r.linear(p + "fc2", out: d, in: c.decoderFfnDim), activation: c.activationFunction),
                 finalNorm: try r.layerNorm(p + "final_layer_norm", d, eps: eps)))
         }
         let unused = r.unused()
@@ -100,11 +102,11 @@ public struct MarianModel: Sendable {
             ("shared token embeddings (tied output head)", shared.count),
             ("final logits bias", bias.count),
             ("encoder self-attention", encoder.reduce(0) { $0 + $1.selfAttention.parameterCount }),
-            ("encoder feed-forward", encoder.reduce(0) { $0 + $1.fc1.parameterCount + $1.fc2.parameterCount }),
+            ("encoder feed-forward", encoder.reduce(0) { $0 + $1.ffn.parameterCount }),
             ("encoder LayerNorms", encoder.reduce(0) { $0 + $1.selfNorm.parameterCount + $1.finalNorm.parameterCount }),
             ("decoder self-attention", decoder.reduce(0) { $0 + $1.selfAttention.parameterCount }),
             ("decoder cross-attention", decoder.reduce(0) { $0 + $1.crossAttention.parameterCount }),
-            ("decoder feed-forward", decoder.reduce(0) { $0 + $1.fc1.parameterCount + $1.fc2.parameterCount }),
+            ("decoder feed-forward", decoder.reduce(0) { $0 + $1.ffn.parameterCount }),
             ("decoder LayerNorms", decoder.reduce(0) { $0 + $1.selfNorm.parameterCount + $1.crossNorm.parameterCount + $1.finalNorm.parameterCount }),
         ]
         let info = ModelInfo(
@@ -165,9 +167,9 @@ public struct MarianModel: Sendable {
         for (l, layer) in encoder.enumerated() {
             x = try math("encoder layer \(l)") { () throws(TensorError) -> Tensor in
                 let (a, rec) = try MultiHeadAttention.run(x, memory: x, weights: layer.selfAttention, mask: attnMask, kind: .encoderSelf, record: recorder != nil)
-                let s1 = try Ops.add(x, a), h1 = try layer.selfNorm(s1)                       // [S, d]
-                let pre = try layer.fc1(h1), act = config.activationFunction.apply(pre)       // [S, ffn]
-                let f = try layer.fc2(act), s2 = try Ops.add(h1, f), h2 = try layer.finalNorm(s2)  // [S, d]
+                let (s1, h1) = try layer.selfNorm(x, plus: a)     // [S, d] each
+                let (pre, act, f) = try layer.ffn(h1)             // [S, ffn], [S, ffn], [S, d]
+                let (s2, h2) = try layer.finalNorm(h1, plus: f)   // [S, d] each
                 if let recorder, let rec {
                     recorder.record(LayerRecord(stack: .encoder, index: l, attention: [rec], sublayers: [
                         SublayerRecord(name: "self-attention", residualIn: x, output: a, residualOut: h1, normInput: s1, normOutput: h1),
@@ -201,11 +203,11 @@ public struct MarianModel: Sendable {
                 let w = layer.selfAttention
                 let (k, v) = try cache.extend(layer: l, keys: try w.k(x), values: try w.v(x))  // [past+T, d]
                 let (a, selfRec) = try MultiHeadAttention.attend(q: try w.q(x), k: k, v: v, weights: w, mask: causal, kind: .decoderSelf, record: record)
-                let s1 = try Ops.add(x, a), h1 = try layer.selfNorm(s1)                                        // [T, d]
+                let (s1, h1) = try layer.selfNorm(x, plus: a)                                                  // [T, d] each
                 let (c, crossRec) = try MultiHeadAttention.run(h1, memory: encoderOutput, weights: layer.crossAttention, mask: cross, kind: .cross, record: record)
-                let s2 = try Ops.add(h1, c), h2 = try layer.crossNorm(s2)                                      // [T, d]
-                let pre = try layer.fc1(h2), act = config.activationFunction.apply(pre)                        // [T, ffn]
-                let f = try layer.fc2(act), s3 = try Ops.add(h2, f), h3 = try layer.finalNorm(s3)              // [T, d]
+                let (s2, h2) = try layer.crossNorm(h1, plus: c)                                                // [T, d] each
+                let (pre, act, f) = try layer.ffn(h2)                                                          // [T, ffn], [T, ffn], [T, d]
+                let (s3, h3) = try layer.finalNorm(h2, plus: f)                                                // [T, d] each
                 if let recorder, let selfRec, let crossRec {
                     recorder.record(LayerRecord(stack: .decoder, index: l, attention: [selfRec, crossRec], sublayers: [
                         SublayerRecord(name: "self-attention", residualIn: x, output: a, residualOut: h1, normInput: s1, normOutput: h1),

@@ -28,32 +28,25 @@ public enum Ops {
         if let bias, bias.shape != [outDim] {
             throw .shapeMismatch(operation: "linear bias", expected: [outDim], found: bias.shape)
         }
+        guard n > 0, outDim > 0 else { return Tensor.zeros([n, outDim]) }
         // Every element is written below (bias copy, then sgemm with beta 1; or beta 0), so the
         // buffer is not zero-filled first.
         var out = [Float](unsafeUninitializedCapacity: n * outDim) { _, count in count = n * outDim }  // [n, out]
+        let layout: WeightLayout = weightIsOutIn ? .outIn : .inOut
         x.data.withUnsafeBufferPointer { xp in
-            w.data.withUnsafeBufferPointer { wp in
-                out.withUnsafeMutableBufferPointer { op in
-                    let o = SharedPointer(op.baseAddress!)
-                    let bp = bias?.data
-                    // Output columns split across cores (each part sees every row: a better sgemm
-                    // shape than splitting rows); each part is one single-threaded sgemm.
-                    Parallel.chunks(outDim, minChunk: 64) { cols in
-                        let c = o.base + cols.lowerBound
-                        if let bp {
-                            bp.withUnsafeBufferPointer { b in
-                                for r in 0..<n { (c + r * outDim).update(from: b.baseAddress! + cols.lowerBound, count: cols.count) }
-                            }
-                        }
-                        let bOffset = weightIsOutIn ? cols.lowerBound * inDim : cols.lowerBound
-                        BLAS.sgemm(
-                            transA: false, transB: weightIsOutIn, m: n, n: cols.count, k: inDim,
-                            a: xp.baseAddress!, lda: inDim, b: wp.baseAddress! + bOffset,
-                            ldb: weightIsOutIn ? inDim : outDim, beta: bp == nil ? 0 : 1, c: c, ldc: outDim)
-                    }
+        w.data.withUnsafeBufferPointer { wp in
+        out.withUnsafeMutableBufferPointer { op in
+            let o = SharedPointer(op.baseAddress!)
+            let run = { (bias: UnsafePointer<Float>?) in
+                let view = DenseView(weight: wp.baseAddress!, bias: bias, layout: layout, inDim: inDim, outDim: outDim)
+                // Output columns split across cores (each part sees every row: a better sgemm
+                // shape than splitting rows); each part is one single-threaded sgemm.
+                Parallel.chunks(outDim, minChunk: 64) { cols in
+                    view.columns(cols, x: xp.baseAddress!, ldx: inDim, rows: n, into: o.base + cols.lowerBound, ldc: outDim)
                 }
             }
-        }
+            if let bias { bias.data.withUnsafeBufferPointer { run($0.baseAddress!) } } else { run(nil) }
+        }}}
         return Tensor(uncheckedShape: [n, outDim], data: out)
     }
 
@@ -84,39 +77,68 @@ public enum Ops {
     /// LayerNorm over the last axis, population variance, as PyTorch.
     /// x: [n, d], gamma/beta: [d] → [n, d]
     public static func layerNorm(_ x: Tensor, gamma: Tensor, beta: Tensor, eps: Float) throws(TensorError) -> Tensor {
-        let d = x.rowWidth
+        try normalize(x, plus: nil, gamma: gamma, beta: beta, eps: eps).out
+    }
+
+    /// The post-LayerNorm residual step: sum = a + b, out = LayerNorm(sum), in one pass.
+    /// a, b: [n, d] → (sum [n, d], out [n, d])
+    public static func addLayerNorm(_ a: Tensor, _ b: Tensor, gamma: Tensor, beta: Tensor, eps: Float) throws(TensorError) -> (sum: Tensor, out: Tensor) {
+        guard a.shape == b.shape else { throw .shapeMismatch(operation: "add", expected: a.shape, found: b.shape) }
+        return try normalize(a, plus: b, gamma: gamma, beta: beta, eps: eps)
+    }
+
+    private static func normalize(_ x: Tensor, plus y: Tensor?, gamma: Tensor, beta: Tensor, eps: Float) throws(TensorError) -> (sum: Tensor, out: Tensor) {
+        let d = x.rowWidth, rows = x.rowCount
         guard gamma.shape == [d], beta.shape == [d] else {
             throw .shapeMismatch(operation: "layerNorm", expected: [d], found: gamma.shape)
         }
-        var out = x.data
+        guard x.count > 0 else { return (x, x) }
+        // sum = x + y when there is a y (else x itself); every element of both buffers is written.
+        var sum = y == nil ? [] : [Float](unsafeUninitializedCapacity: x.count) { _, c in c = x.count }
+        var out = [Float](unsafeUninitializedCapacity: x.count) { _, c in c = x.count }
+        x.data.withUnsafeBufferPointer { xb in
+        (y?.data ?? []).withUnsafeBufferPointer { yb in
+        gamma.data.withUnsafeBufferPointer { gb in
+        beta.data.withUnsafeBufferPointer { bb in
+        sum.withUnsafeMutableBufferPointer { sb in
         out.withUnsafeMutableBufferPointer { ob in
-            let o = SharedPointer(ob.baseAddress!)
+            // An empty array's buffer may still have an address: go by `y`, not by the pointers.
+            let s = y == nil ? nil : sb.baseAddress.map(SharedPointer.init), o = SharedPointer(ob.baseAddress!)
+            let xp = xb.baseAddress!, yp = y == nil ? nil : yb.baseAddress, g = gb.baseAddress!, be = bb.baseAddress!
             // Cheap per row: worth a second core only for long inputs.
-            Parallel.chunks(x.rowCount, minChunk: 256) { rows in
-                for r in rows {
-                    let base = r * d
-                    var mean: Double = 0
-                    for i in 0..<d { mean += Double(x.data[base + i]) }
-                    mean /= Double(d)
-                    var variance: Double = 0
-                    for i in 0..<d {
-                        let c = Double(x.data[base + i]) - mean
-                        variance += c * c
+            Parallel.chunks(rows, minChunk: 256) { range in
+                for r in range {
+                    let dst = o.base + r * d
+                    let row: UnsafePointer<Float>
+                    if let yp, let s {
+                        let xr = xp + r * d, yr = yp + r * d, sr = s.base + r * d
+                        for i in 0..<d { sr[i] = xr[i] + yr[i] }
+                        row = UnsafePointer(sr)
+                    } else {
+                        row = xp + r * d
                     }
-                    variance /= Double(d)
-                    let inv = Float(1 / (variance + Double(eps)).squareRoot())
-                    let m = Float(mean)
-                    for i in 0..<d { o.base[base + i] = (x.data[base + i] - m) * inv * gamma.data[i] + beta.data[i] }
+                    let mean = Reduce.sum(row, d) / Float(d)
+                    for i in 0..<d { dst[i] = row[i] - mean }  // centred, then its square sum
+                    let variance = Reduce.sumOfSquares(dst, d) / Float(d)
+                    let inv = 1 / (variance + eps).squareRoot()
+                    for i in 0..<d { dst[i] = dst[i] * inv * g[i] + be[i] }
                 }
             }
-        }
-        return Tensor(uncheckedShape: x.shape, data: out)
+        }}}}}}
+        return (y == nil ? x : Tensor(uncheckedShape: x.shape, data: sum), Tensor(uncheckedShape: x.shape, data: out))
     }
 
     public static func add(_ a: Tensor, _ b: Tensor) throws(TensorError) -> Tensor {
         guard a.shape == b.shape else { throw .shapeMismatch(operation: "add", expected: a.shape, found: b.shape) }
-        var out = a.data
-        for i in out.indices { out[i] += b.data[i] }
+        let count = a.count
+        let out = [Float](unsafeUninitializedCapacity: count) { o, c in
+            a.data.withUnsafeBufferPointer { ap in
+                b.data.withUnsafeBufferPointer { bp in
+                    for i in 0..<count { o[i] = ap[i] + bp[i] }
+                }
+            }
+            c = count
+        }
         return Tensor(uncheckedShape: a.shape, data: out)
     }
 
@@ -163,27 +185,34 @@ public enum Activation: String, Sendable, Codable, CaseIterable {
     /// The forward pass's version: vectorizable approximations (error ≤ 2e-7 relative to the
     /// activation's scale), split across cores.
     public func apply(_ t: Tensor) -> Tensor {
-        var out = t.data
-        let kind = self
-        out.withUnsafeMutableBufferPointer { buf in
-            let p = SharedPointer(buf.baseAddress!)
-            Parallel.chunks(buf.count, minChunk: 8192) { range in
-                let q = p.base
-                switch kind {
-                case .gelu:
-                    let s = Float(0.5).squareRoot()
-                    for i in range { let x = q[i]; q[i] = 0.5 * x * (1 + FastMath.erf(x * s)) }
-                case .geluNew:
-                    let c: Float = (2 / Float.pi).squareRoot()
-                    for i in range { let x = q[i]; q[i] = 0.5 * x * (1 + FastMath.tanh(c * (x + 0.044715 * x * x * x))) }
-                case .relu:
-                    for i in range { q[i] = max(0, q[i]) }
-                case .silu, .swish:
-                    for i in range { let x = q[i]; q[i] = x / (1 + FastMath.exp(-x)) }
+        let count = t.count
+        var out = [Float](unsafeUninitializedCapacity: count) { _, c in c = count }
+        t.data.withUnsafeBufferPointer { src in
+            out.withUnsafeMutableBufferPointer { dst in
+                guard let s = src.baseAddress, let d = dst.baseAddress else { return }
+                let o = SharedPointer(d)
+                Parallel.chunks(count, minChunk: 8192) { range in
+                    apply(s + range.lowerBound, into: o.base + range.lowerBound, count: range.count)
                 }
             }
         }
         return Tensor(uncheckedShape: t.shape, data: out)
+    }
+
+    /// dst[i] = f(src[i]) for `count` values (may be the same buffer).
+    public func apply(_ src: UnsafePointer<Float>, into dst: UnsafeMutablePointer<Float>, count: Int) {
+        switch self {
+        case .gelu:
+            let s = Float(0.5).squareRoot()
+            for i in 0..<count { let x = src[i]; dst[i] = 0.5 * x * (1 + FastMath.erf(x * s)) }
+        case .geluNew:
+            let c: Float = (2 / Float.pi).squareRoot()
+            for i in 0..<count { let x = src[i]; dst[i] = 0.5 * x * (1 + FastMath.tanh(c * (x + 0.044715 * x * x * x))) }
+        case .relu:
+            for i in 0..<count { dst[i] = max(0, src[i]) }
+        case .silu, .swish:
+            for i in 0..<count { let x = src[i]; dst[i] = x / (1 + FastMath.exp(-x)) }
+        }
     }
 }
 
@@ -199,6 +228,20 @@ public enum Reduce {
         }
         var total = acc.sum()
         while i < count { total += p[i]; i += 1 }
+        return total
+    }
+
+    public static func sumOfSquares(_ p: UnsafePointer<Float>, _ count: Int) -> Float {
+        var acc = SIMD16<Float>()
+        var i = 0
+        let raw = UnsafeRawPointer(p)
+        while i + 16 <= count {
+            let v = raw.loadUnaligned(fromByteOffset: i * 4, as: SIMD16<Float>.self)
+            acc += v * v
+            i += 16
+        }
+        var total = acc.sum()
+        while i < count { total += p[i] * p[i]; i += 1 }
         return total
     }
 

@@ -11,20 +11,42 @@ public enum Parallel {
         return max(1, ProcessInfo.processInfo.activeProcessorCount)
     }()
 
+    /// How `count` items are cut: at most `workers` contiguous parts of at least `minChunk`.
+    public struct Plan: Sendable {
+        public let count: Int, parts: Int, size: Int
+
+        public func range(_ part: Int) -> Range<Int> {
+            let lo = min(count, part * size)
+            return lo..<min(count, lo + size)
+        }
+    }
+
+    public static func plan(_ count: Int, minChunk: Int = 1) -> Plan {
+        let count = max(count, 0)
+        let wanted = max(1, min(workers, count / max(minChunk, 1)))
+        let size = max(1, (count + wanted - 1) / wanted)
+        // Recounted from the size so that no part is empty (5 items in 4 parts of 2 are 3 parts).
+        return Plan(count: count, parts: max(1, (count + size - 1) / size), size: size)
+    }
+
+    /// Runs `body(part, range)` for every part of `plan` concurrently (inline when it has one
+    /// part). Ranges are disjoint: bodies may write their own slices, or their own part's buffer.
+    public static func run(_ plan: Plan, _ body: (Int, Range<Int>) -> Void) {
+        guard plan.count > 0 else { return }
+        if plan.parts == 1 { body(0, 0..<plan.count); return }
+        withoutActuallyEscaping(body) { body in
+            let box = UncheckedBox(body)
+            DispatchQueue.concurrentPerform(iterations: plan.parts) { p in
+                let r = plan.range(p)
+                if !r.isEmpty { box.value(p, r) }
+            }
+        }
+    }
+
     /// Splits 0..<count into at most `workers` contiguous ranges of at least `minChunk` items and
     /// runs `body` on each concurrently. Ranges are disjoint: bodies may write their own slices.
     public static func chunks(_ count: Int, minChunk: Int = 1, _ body: (Range<Int>) -> Void) {
-        guard count > 0 else { return }
-        let parts = max(1, min(workers, count / max(minChunk, 1)))
-        if parts == 1 { body(0..<count); return }
-        let size = (count + parts - 1) / parts
-        withoutActuallyEscaping(body) { body in
-            let box = UncheckedBox(body)
-            DispatchQueue.concurrentPerform(iterations: parts) { p in
-                let lo = p * size, hi = min(count, lo + size)
-                if lo < hi { box.value(lo..<hi) }
-            }
-        }
+        run(plan(count, minChunk: minChunk)) { _, range in body(range) }
     }
 }
 

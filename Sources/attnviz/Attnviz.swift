@@ -1,6 +1,7 @@
 import ArgumentParser
 import AttnvizModel
 import AttnvizReport
+import AttnvizTensor
 import Foundation
 
 @main
@@ -10,6 +11,11 @@ struct Attnviz: ParsableCommand {
         abstract: "Runs a sentence through a real Transformer and explains what happens inside.",
         version: TraceExport.version,
         subcommands: [Render.self, Trace.self, Tokenize.self])
+
+    static func main() {
+        Memory.keepFreedMemory()  // a tuning hint: when glibc refuses it, nothing else changes
+        main(nil)
+    }
 }
 
 /// Options every command that loads a model shares.

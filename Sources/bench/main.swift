@@ -202,14 +202,15 @@ func benchRenders() throws {
 }
 
 let args = CommandLine.arguments
+let allocatorTuned = Memory.keepFreedMemory()  // as the attnviz executable does
 if args.count >= 3, args[1] == "--child-gemm", let n = Int(args[2]) { try childGEMM(n: n); exit(0) }
 if args.count >= 4, args[1] == "--child-forward", let n = Int(args[2]) {
-    try childForward(n: n, record: args[3] == "1", reps: 21)
+    try childForward(n: n, record: args[3] == "1", reps: args.count >= 5 ? Int(args[4]) ?? 21 : 21)
     exit(0)
 }
 let load = (try? String(contentsOfFile: "/proc/loadavg", encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines) ?? "?"
 print("# attnviz benchmarks")
-print("load average: \(load); cores: \(ProcessInfo.processInfo.activeProcessorCount); OpenBLAS kernels: \(BLAS.coreName), threads: \(BLAS.threadCount); OPENBLAS_CORETYPE=\(ProcessInfo.processInfo.environment["OPENBLAS_CORETYPE"] ?? "(unset)")")
+print("load average: \(load); cores: \(ProcessInfo.processInfo.activeProcessorCount); OpenBLAS kernels: \(BLAS.coreName), threads: \(BLAS.threadCount); OPENBLAS_CORETYPE=\(ProcessInfo.processInfo.environment["OPENBLAS_CORETYPE"] ?? "(unset)"); freed memory kept: \(allocatorTuned)")
 sgemmPeak()
 let only = args.count >= 2 ? args[1] : "all"
 if only == "all" || only == "render" { try benchHeatmaps(); try benchPNGOptions() }

@@ -103,3 +103,70 @@ extension Tensor {
         #expect(BLAS.threadCount >= 1)
     }
 }
+
+@Suite struct FusedOpsTests {
+    /// The one-region feed-forward equals the three separate steps, for both weight layouts and
+    /// for inner widths that give one part, two even parts and two uneven parts.
+    @Test(arguments: [(3, 8, 37), (5, 16, 130), (9, 24, 200), (1, 4, 257)])
+    func feedForwardEqualsSeparateSteps(n: Int, d: Int, inner: Int) throws {
+        var rng = LCG(s: UInt64(n * 7 + d * 131 + inner))
+        let x = rng.tensor([n, d])
+        let w1 = rng.tensor([inner, d]), b1 = rng.tensor([inner]), w2 = rng.tensor([d, inner]), b2 = rng.tensor([d])
+        for act in Activation.allCases {
+            let pre = try Ops.linear(x, weight: w1, bias: b1)
+            let a = act.apply(pre)
+            let expected = try Ops.linear(a, weight: w2, bias: b2)
+            let fused = try Ops.feedForward(x, fc1: (w1, b1, .outIn), activation: act, fc2: (w2, b2, .outIn))
+            let worst = try fused.out.maxAbsDifference(expected)
+            print("feed-forward \(n)×\(d)→\(inner) \(act.rawValue): max|Δ| vs separate = \(worst)")
+            #expect(try fused.pre.maxAbsDifference(pre) < 1e-6)
+            #expect(try fused.act.maxAbsDifference(a) < 1e-6)
+            #expect(worst < 1e-5)
+            // The same weights stored [in, out] (GPT-2's Conv1D) give the same result.
+            let conv = try Ops.feedForward(x, fc1: (transpose(w1), b1, .inOut), activation: act, fc2: (transpose(w2), nil, .inOut))
+            let noBias = try Ops.linear(a, weight: w2, bias: nil)
+            #expect(try conv.out.maxAbsDifference(noBias) < 1e-5)
+        }
+    }
+
+    @Test func feedForwardRejectsMismatchedWeights() {
+        let x = Tensor.zeros([2, 4])
+        #expect(throws: TensorError.self) {
+            try Ops.feedForward(x, fc1: (Tensor.zeros([8, 5]), nil, .outIn), activation: .relu, fc2: (Tensor.zeros([4, 8]), nil, .outIn))
+        }
+        #expect(throws: TensorError.self) {
+            try Ops.feedForward(x, fc1: (Tensor.zeros([8, 4]), nil, .outIn), activation: .relu, fc2: (Tensor.zeros([4, 9]), nil, .outIn))
+        }
+    }
+
+    @Test func addLayerNormEqualsAddThenLayerNorm() throws {
+        var rng = LCG(s: 5)
+        let a = rng.tensor([7, 96]).mapped { $0 * 30 }, b = rng.tensor([7, 96])
+        let g = rng.tensor([96]), beta = rng.tensor([96])
+        let (sum, out) = try Ops.addLayerNorm(a, b, gamma: g, beta: beta, eps: 1e-5)
+        let expectedSum = try Ops.add(a, b)
+        #expect(sum == expectedSum)
+        let worst = try out.maxAbsDifference(try Ops.layerNorm(expectedSum, gamma: g, beta: beta, eps: 1e-5))
+        print("addLayerNorm: max|Δ| vs add + layerNorm = \(worst)")
+        #expect(worst == 0)
+        #expect(throws: TensorError.self) { try Ops.addLayerNorm(a, Tensor.zeros([7, 95]), gamma: g, beta: beta, eps: 1e-5) }
+    }
+
+    @Test(arguments: [0, 1, 5, 63, 64, 130, 1000])
+    func planCoversEveryItemOnceWithNoEmptyPart(count: Int) {
+        for minChunk in [1, 3, 64] {
+            let plan = Parallel.plan(count, minChunk: minChunk)
+            let ranges = (0..<plan.parts).map(plan.range)
+            #expect(ranges.reduce(0) { $0 + $1.count } == count)
+            #expect(count == 0 || ranges.allSatisfy { !$0.isEmpty })
+            #expect(zip(ranges, ranges.dropFirst()).allSatisfy { $0.upperBound == $1.lowerBound })
+            #expect(plan.parts <= max(1, Parallel.workers))
+        }
+    }
+
+    func transpose(_ t: Tensor) -> Tensor {
+        var out = Tensor.zeros([t.shape[1], t.shape[0]])
+        for i in 0..<t.shape[0] { for j in 0..<t.shape[1] { out[j, i] = t[i, j] } }
+        return out
+    }
+}
