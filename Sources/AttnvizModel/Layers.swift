@@ -152,6 +152,10 @@ enum MultiHeadAttention {
         var scores = [Float](unsafeUninitializedCapacity: hnn) { _, c in c = hnn }                          // [heads, nq, nk]
         var probs = record ? [Float](unsafeUninitializedCapacity: hnn) { _, c in c = hnn } : []            // [heads, nq, nk]
         var context = [Float](unsafeUninitializedCapacity: nq * d) { _, c in c = nq * d }                  // [nq, d]
+        // The record's per-head copies of Q, K, V, filled by each head's worker.
+        var qh = record ? [Float](unsafeUninitializedCapacity: nq * d) { _, c in c = nq * d } : []         // [heads, nq, d_k]
+        var kh = record ? [Float](unsafeUninitializedCapacity: nk * d) { _, c in c = nk * d } : []         // [heads, nk, d_k]
+        var vh = record ? [Float](unsafeUninitializedCapacity: nk * d) { _, c in c = nk * d } : []         // [heads, nk, d_k]
         let scale = 1 / Float(dk).squareRoot()
         let keys = mask.keys
         // Heads split across cores: scores, mask, softmax and context of a head are its own, and
@@ -166,11 +170,17 @@ enum MultiHeadAttention {
         probs.withUnsafeMutableBufferPointer { pb in
         context.withUnsafeMutableBufferPointer { cb in
         partials.storage.withUnsafeMutableBufferPointer { ob in
+        withMutablePointers(&qh, &kh, &vh) { qr, kr, vr in
             guard nq > 0, nk > 0 else { return }
             let s = SharedPointer(sb.baseAddress!), c = SharedPointer(cb.baseAddress!), out = SharedPointer(ob.baseAddress!)
             let pp = record ? pb.baseAddress.map(SharedPointer.init) : nil
             Parallel.run(plan) { part, heads in
                 for head in heads {
+                    if record {
+                        copyHead(head, of: qp.baseAddress!, rows: nq, width: d, headWidth: dk, into: qr.base)
+                        copyHead(head, of: kp.baseAddress!, rows: nk, width: d, headWidth: dk, into: kr.base)
+                        copyHead(head, of: vp.baseAddress!, rows: nk, width: d, headWidth: dk, into: vr.base)
+                    }
                     let sh = s.base + head * nq * nk
                     BLAS.sgemm(transA: false, transB: true, m: nq, n: nk, k: dk, alpha: scale,
                                a: qp.baseAddress! + head * dk, lda: d, b: kp.baseAddress! + head * dk, ldb: d, c: sh, ldc: nk)
@@ -196,7 +206,7 @@ enum MultiHeadAttention {
                 let cols = (heads.lowerBound * dk)..<(heads.upperBound * dk)
                 o.partial(cols, x: c.base + cols.lowerBound, ldx: d, rows: nq, into: out.base + part * nq * d, ldc: d)
             }
-        }}}}}}}}
+        }}}}}}}}}
         let contextTensor = Tensor(uncheckedShape: [nq, d], data: context)
         let outData = w.o.bias.map { b in b.data.withUnsafeBufferPointer { partials.total(bias: $0.baseAddress!, width: d) } }
             ?? partials.total(bias: nil, width: d)
@@ -206,25 +216,32 @@ enum MultiHeadAttention {
             kind: kind,
             scores: Tensor(uncheckedShape: [h, nq, nk], data: scores),
             weights: Tensor(uncheckedShape: [h, nq, nk], data: probs),
-            q: splitHeads(q, heads: h), k: splitHeads(k, heads: h), v: splitHeads(v, heads: h),
+            q: Tensor(uncheckedShape: [h, nq, dk], data: qh), k: Tensor(uncheckedShape: [h, nk, dk], data: kh),
+            v: Tensor(uncheckedShape: [h, nk, dk], data: vh),
             context: contextTensor, output: output)
         return (output, rec)
     }
 
-    /// [n, heads·d_k] → [heads, n, d_k]
-    static func splitHeads(_ x: Tensor, heads: Int) -> Tensor {
-        let n = x.shape[0], d = x.shape[1], dk = d / heads
-        let out = [Float](unsafeUninitializedCapacity: x.count) { o, count in
-            x.data.withUnsafeBufferPointer { src in
-                for head in 0..<heads {
-                    for i in 0..<n {
-                        (o.baseAddress! + (head * n + i) * dk).update(from: src.baseAddress! + i * d + head * dk, count: dk)
-                    }
-                }
-            }
-            count = x.count
+    /// Head `head`'s columns of x [rows, width] into dst [heads, rows, headWidth].
+    private static func copyHead(_ head: Int, of x: UnsafePointer<Float>, rows: Int, width: Int, headWidth dk: Int,
+                                 into dst: UnsafeMutablePointer<Float>) {
+        for i in 0..<rows { (dst + (head * rows + i) * dk).update(from: x + i * width + head * dk, count: dk) }
+    }
+
+    /// Runs body with the three buffers' base pointers (nil-free: empty buffers are not touched).
+    private static func withMutablePointers(
+        _ a: inout [Float], _ b: inout [Float], _ c: inout [Float],
+        _ body: (SharedPointer<Float>, SharedPointer<Float>, SharedPointer<Float>) -> Void
+    ) {
+        var dummy: Float = 0
+        withUnsafeMutablePointer(to: &dummy) { placeholder in
+            a.withUnsafeMutableBufferPointer { ap in
+            b.withUnsafeMutableBufferPointer { bp in
+            c.withUnsafeMutableBufferPointer { cp in
+                body(SharedPointer(ap.baseAddress ?? placeholder), SharedPointer(bp.baseAddress ?? placeholder),
+                     SharedPointer(cp.baseAddress ?? placeholder))
+            }}}
         }
-        return Tensor(uncheckedShape: [heads, n, dk], data: out)
     }
 }
 
