@@ -9,8 +9,12 @@ public struct BlockDiagram: Figure {
         public var color: RGB
         /// A residual connection goes around this box into the next one (an “add & norm”).
         public var residualAround: Bool
-        public init(title: String, detail: String, color: RGB, residualAround: Bool = false) {
+        /// How many boxes the residual skips: 1 = into the next box; 2 = around this box and the
+        /// next (pre-LN: around LayerNorm and the sub-layer, into the add).
+        public var residualSkip: Int
+        public init(title: String, detail: String, color: RGB, residualAround: Bool = false, residualSkip: Int = 1) {
             self.title = title; self.detail = detail; self.color = color; self.residualAround = residualAround
+            self.residualSkip = max(1, residualSkip)
         }
     }
 
@@ -31,6 +35,9 @@ public struct BlockDiagram: Figure {
     func layout(_ c: Canvas) throws(RenderError) -> (x: Double, top: Double, total: Size) {
         guard !boxes.isEmpty else { throw .invalidFigure(figure: title, problem: "no boxes") }
         if let r = repeated, r.upperBound >= boxes.count { throw .invalidFigure(figure: title, problem: "repeat range outside the boxes") }
+        if let i = boxes.indices.first(where: { boxes[$0].residualAround && $0 + boxes[$0].residualSkip >= boxes.count }) {
+            throw .invalidFigure(figure: title, problem: "the residual around box \(i) ends past the last box")
+        }
         let t = c.theme
         let labelW = repeated == nil ? 0 : (try c.measure(repeatLabel, t.axisLabel).width) + 40
         let width = max(t.margin * 2 + 40 + boxWidth + 40 + labelW, 420)
@@ -64,9 +71,10 @@ public struct BlockDiagram: Figure {
                 let next = rect(i + 1)
                 arrow(c, from: Point(r.x + r.width / 2, r.y), to: Point(r.x + r.width / 2, next.maxY))
             }
-            if b.residualAround, i + 1 < boxes.count {
-                // Around the box: from just below it to the side of the next one.
-                let next = rect(i + 1)
+            if b.residualAround {
+                // Around the box (and the ones it skips): from just below it to the side of the
+                // box it joins.
+                let next = rect(i + b.residualSkip)
                 let xr = r.maxX + 12
                 c.polyline([Point(r.x + r.width / 2, r.maxY + spacing / 2), Point(xr, r.maxY + spacing / 2),
                             Point(xr, next.y + next.height / 2), Point(next.maxX, next.y + next.height / 2)], t.muted, width: 1.2)

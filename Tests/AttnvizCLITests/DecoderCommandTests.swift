@@ -22,6 +22,27 @@ import Testing
         #expect(try hidden.maxAbsDifference(file.tensor("hidden.L\(layers)")) == 0, "the last hidden state is after ln_f")
     }
 
+    /// The architecture section describes the model that was loaded: GPT-2 is a pre-LN decoder,
+    /// BERT a post-LN encoder, and for both the parameter count from the config matches the
+    /// checkpoint's.
+    @Test(arguments: [("gpt2", "pre-LN"), ("bert", "post-LN")])
+    func architectureSectionFollowsTheModel(model: String, placement: String) throws {
+        let tmp = try TempDir()
+        let text = try tmp.write("s.txt", "The cat sat on the mat because it was tired.")
+        let dir = CLI.repoRoot.appendingPathComponent("Tests/AttnvizModelTests/Fixtures/tiny/\(model)").path
+        let r = try CLI.run(["render", text, "--model", dir, "--output", tmp.file("r"), "--quiet"])
+        #expect(r.status == 0, "\(r.stderr)")
+        let html = try String(contentsOfFile: tmp.file("r/index.html"), encoding: .utf8)
+        let start = try #require(html.range(of: "id=\"q-arch-overview\""))
+        let end = html.range(of: "id=\"q-", range: start.upperBound..<html.endIndex)?.lowerBound ?? html.endIndex
+        let section = String(html[start.lowerBound..<end])
+        #expect(section.contains("(\(placement))"), "caption names the norm placement")
+        #expect(section.contains("they agree"), "config-derived parameter count matches the checkpoint")
+        #expect(!section.contains("they differ"))
+        let layerNorm = try #require(html.range(of: "id=\"q-block-layernorm\""))
+        #expect(html[layerNorm.lowerBound...].contains("is built this way"))
+    }
+
     @Test func marianTraceFromIDs() throws {
         let tmp = try TempDir()
         let r = try CLI.run(["trace", "--input-ids", "14,15,16,44,0,63,63", "--decoder-input-ids", "63,29,30", "--model", Self.marian,

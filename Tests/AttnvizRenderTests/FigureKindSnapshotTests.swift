@@ -46,6 +46,26 @@ import Testing
         assertSnapshot(of: try FigureRenderer.render(fig, format: .png), as: .png())
     }
 
+    /// Pre-LN: each residual skips the LayerNorm and the sub-layer and joins at the add.
+    @Test func blockDiagramPreLN() throws {
+        let grey = RGB(hex: 0xF1F1F1)
+        let fig = BlockDiagram(title: "Decoder block (pre-LN)", boxes: [
+            .init(title: "Embeddings", detail: "token + position", color: RGB(hex: 0xE8F1FA)),
+            .init(title: "LayerNorm", detail: "before attention", color: grey, residualAround: true, residualSkip: 2),
+            .init(title: "Masked multi-head self-attention", detail: "12 heads × 64 dims, causal mask", color: RGB(hex: 0xFCE9D9)),
+            .init(title: "Add", detail: "x + Attn(LN(x))", color: grey),
+            .init(title: "LayerNorm", detail: "before the feed-forward", color: grey, residualAround: true, residualSkip: 2),
+            .init(title: "Feed-forward", detail: "768 → 3072 → 768, gelu_new", color: RGB(hex: 0xE2F2EA)),
+            .init(title: "Add", detail: "x + FFN(LN(x))", color: grey),
+            .init(title: "Final LayerNorm", detail: "after the last block", color: grey),
+        ], repeated: 1...6, repeatLabel: "× 12 layers")
+        assertSnapshot(of: try FigureRenderer.render(fig, format: .png), as: .png())
+        // A residual that would end past the last box is refused.
+        let bad = BlockDiagram(title: "bad", boxes: [.init(title: "a", detail: "", color: grey, residualAround: true, residualSkip: 2),
+                                                    .init(title: "b", detail: "", color: grey)], repeated: nil, repeatLabel: "")
+        #expect(throws: RenderError.self) { try FigureRenderer.render(bad, format: .png) }
+    }
+
     @Test func thumbnailGrid() throws {
         let layers = 3, heads = 4, n = 10
         let tiles = (0..<(layers * heads)).map { attentionLike(n, seed: UInt64(100 + $0)) }

@@ -8,29 +8,26 @@ struct ArchOverviewSection: Section {
     func build(_ s: Study) throws -> SectionContent {
         let m = s.trace.model
         let d = m.dModel, ff = m.dFF
-        var boxes: [BlockDiagram.Box] = [
-            .init(title: "Input: \(s.n) tokens", detail: "ids from a \(m.vocabSize)-entry vocabulary", color: RGB(hex: 0xFFFFFF)),
-            .init(title: "Embeddings", detail: "token + \(m.positions.rawValue) position" + (m.typeVocabSize > 0 ? " + segment" : "") + ", LayerNorm",
-                  color: RGB(hex: 0xE8F1FA)),
-            .init(title: "Multi-head self-attention", detail: "\(m.heads) heads × \(m.headDim) dims (Q, K, V, O: \(d)×\(d))",
-                  color: RGB(hex: 0xFCE9D9), residualAround: true),
-            .init(title: "Add & LayerNorm", detail: "x + Attention(x), eps \(m.layerNormEps)", color: RGB(hex: 0xF1F1F1)),
-            .init(title: "Feed-forward", detail: "\(d) → \(ff) → \(d), \(m.activation)", color: RGB(hex: 0xE2F2EA), residualAround: true),
-            .init(title: "Add & LayerNorm", detail: "x + FFN(x)", color: RGB(hex: 0xF1F1F1)),
-            .init(title: "Output", detail: "\(s.n) contextual vectors of \(d)", color: RGB(hex: 0xFFFFFF)),
-        ]
-        if m.normPlacement == .pre { boxes[3].title = "Add"; boxes[5].title = "Add" }
-        let diagram = BlockDiagram(title: "\(m.name): \(m.architecture.rawValue), \(m.layers) layers, d_model \(d)", boxes: boxes,
-                                   repeated: 2...5, repeatLabel: "× \(m.layers) layers")
+        let (boxes, repeated) = Self.boxes(m, tokens: s.n)
+        let diagram = BlockDiagram(title: "\(m.name): \(m.architecture.rawValue), \(m.layers) layers, d_model \(d), \(m.normPlacement.rawValue)",
+                                   boxes: boxes, repeated: repeated, repeatLabel: "× \(m.layers) layers")
 
         let total = m.totalParameters
         // The same counts from the config alone, as a check on the checkpoint.
-        let perLayer = 4 * (d * d + d) + 2 * d + (d * ff + ff) + (ff * d + d) + 2 * d
-        let fromConfig = m.vocabSize * d + m.maxPositions * d + m.typeVocabSize * d + 2 * d + m.layers * perLayer
+        let attention = 4 * (d * d + d), norm = 2 * d, ffn = (d * ff + ff) + (ff * d + d)
+        let perLayer = attention + ffn + 2 * norm
+        let positions = m.positions == .learned ? m.maxPositions * d : 0
+        let fromConfig: Int
+        switch m.architecture {
+        case .encoder: fromConfig = m.vocabSize * d + positions + m.typeVocabSize * d + norm + m.layers * perLayer  // + embedding LN
+        case .decoder: fromConfig = m.vocabSize * d + positions + m.layers * perLayer + norm                       // + final ln_f
+        case .encoderDecoder:  // decoder layers add cross-attention and its norm; the output bias has one entry per token
+            fromConfig = m.vocabSize * d + positions + m.layers * perLayer + m.decoderLayers * (perLayer + attention + norm) + m.vocabSize
+        }
         let used = m.parameterCounts.filter { !$0.component.hasPrefix("not used") }.reduce(0) { $0 + $1.count }
         let rows = m.parameterCounts.map { [$0.component, grouped($0.count), Analysis.percent(Double($0.count) / Double(max(total, 1)))] }
             + [["total in the checkpoint", grouped(total), "100%"]]
-        let embeddingShare = Double(m.parameterCounts.prefix(4).reduce(0) { $0 + $1.count }) / Double(max(total, 1))
+        let embeddingShare = Double(m.parameterCounts.filter { $0.component.contains("embeddings") }.reduce(0) { $0 + $1.count }) / Double(max(total, 1))
         return SectionContent(
             answer: [
                 "A Transformer turns a sequence of token vectors into a sequence of context-aware vectors by stacking identical blocks. Each block has two sub-layers: self-attention, where every position mixes in information from the positions it finds relevant, and a position-wise feed-forward network that transforms each vector on its own. A residual connection and a LayerNorm wrap each sub-layer.",
@@ -39,13 +36,61 @@ struct ArchOverviewSection: Section {
             ],
             groups: [FigureGroup(figures: [FigureSpec(
                 file: Figures.file(id, "block-diagram"), figure: diagram,
-                caption: "The loaded model as read from its config.json: \(m.layers) identical blocks of width \(d) with \(m.heads) heads and a \(ff)-wide feed-forward layer. Arrows on the right are the residual connections.")])],
+                caption: "The loaded model as read from its config.json: \(m.layers) identical blocks of width \(d) with \(m.heads) heads and a \(ff)-wide feed-forward layer, LayerNorm \(m.normPlacement == .pre ? "before each sub-layer (pre-LN) and once more at the end" : "after each residual addition (post-LN)"). Arrows on the right are the residual connections.")])],
             tables: [TableSpec(caption: "Parameters per component, counted from the tensors in model.safetensors.",
                                header: ["component", "parameters", "share"], rows: rows)],
             findings: [
                 "The checkpoint holds \(grouped(total)) parameters; the config predicts \(grouped(fromConfig)) for the parts attnviz runs, and the loaded weights have \(grouped(used))" + (fromConfig == used ? " — they agree." : " — they differ."),
                 "Embedding tables are \(Analysis.percent(embeddingShare)) of all parameters; each of the \(m.layers) blocks adds \(grouped(perLayer)).",
             ])
+    }
+
+    /// The diagram's boxes, bottom to top, and the ones that repeat per layer.
+    static func boxes(_ m: ModelInfo, tokens n: Int) -> ([BlockDiagram.Box], ClosedRange<Int>) {
+        let d = m.dModel
+        let input = BlockDiagram.Box(title: "Input: \(n) tokens", detail: "ids from a \(m.vocabSize)-entry vocabulary", color: .white)
+        let embeddingParts = ["token", "\(m.positions.rawValue) position"] + (m.typeVocabSize > 0 ? ["segment"] : [])
+        let embeddings = BlockDiagram.Box(
+            title: "Embeddings",
+            detail: embeddingParts.joined(separator: " + ") + (m.architecture == .encoder ? ", LayerNorm" : ""),
+            color: RGB(hex: 0xE8F1FA))
+        let causal = m.architecture != .encoder
+        let attentionTitle = causal ? "Masked multi-head self-attention" : "Multi-head self-attention"
+        let attentionDetail = "\(m.heads) heads × \(m.headDim) dims" + (causal ? ", causal mask" : " (Q, K, V, O: \(d)×\(d))")
+        let ffnDetail = "\(d) → \(m.dFF) → \(d), \(m.activation)"
+        let grey = RGB(hex: 0xF1F1F1), orange = RGB(hex: 0xFCE9D9), green = RGB(hex: 0xE2F2EA)
+        var boxes = [input, embeddings]
+        let first = boxes.count
+        switch m.normPlacement {
+        case .post:
+            boxes += [
+                .init(title: attentionTitle, detail: attentionDetail, color: orange, residualAround: true),
+                .init(title: "Add & LayerNorm", detail: "LN(x + Attention(x)), eps \(m.layerNormEps)", color: grey),
+                .init(title: "Feed-forward", detail: ffnDetail, color: green, residualAround: true),
+                .init(title: "Add & LayerNorm", detail: "LN(x + FFN(x))", color: grey),
+            ]
+        case .pre:
+            boxes += [
+                .init(title: "LayerNorm", detail: "before attention, eps \(m.layerNormEps)", color: grey, residualAround: true, residualSkip: 2),
+                .init(title: attentionTitle, detail: attentionDetail, color: orange),
+                .init(title: "Add", detail: "x + Attention(LN(x))", color: grey),
+                .init(title: "LayerNorm", detail: "before the feed-forward", color: grey, residualAround: true, residualSkip: 2),
+                .init(title: "Feed-forward", detail: ffnDetail, color: green),
+                .init(title: "Add", detail: "x + FFN(LN(x))", color: grey),
+            ]
+        }
+        let repeated = first...(boxes.count - 1)
+        if m.normPlacement == .pre { boxes.append(.init(title: "Final LayerNorm", detail: "after the last block", color: grey)) }
+        switch m.architecture {
+        case .encoder:
+            boxes.append(.init(title: "Output", detail: "\(n) contextual vectors of \(d)", color: .white))
+        case .decoder:
+            boxes.append(.init(title: "Output head (tied to the token embeddings)", detail: "\(n) next-token distributions over \(m.vocabSize) ids", color: .white))
+        case .encoderDecoder:
+            boxes.append(.init(title: "Decoder: \(m.decoderLayers) layers", detail: "masked self-attention, cross-attention to this output, FFN", color: orange))
+            boxes.append(.init(title: "Output head (tied to the token embeddings)", detail: "next-token distributions over \(m.vocabSize) ids", color: .white))
+        }
+        return (boxes, repeated)
     }
 
     func grouped(_ n: Int) -> String {

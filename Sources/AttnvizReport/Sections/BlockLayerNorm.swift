@@ -47,18 +47,19 @@ struct BlockLayerNormSection: Section {
             findings.append(String(format: "In the padded batch (%d [PAD] added), BatchNorm-style statistics of the embedding features would move by %.3f on average per feature because pads are counted; LayerNorm's per-token statistics of the real tokens change by at most %.1e.",
                                    total - n, shift / Double(d), lnSame))
         }
-        let post = BlockDiagram(title: "Post-LN (this model, original Transformer, BERT)", boxes: [
+        let placement = s.trace.model.normPlacement
+        let post = BlockDiagram(title: "Post-LN (original Transformer, BERT)" + (placement == .post ? " — this model" : ""), boxes: [
             .init(title: "x", detail: "residual stream", color: .white),
             .init(title: "Sub-layer", detail: "attention or FFN", color: RGB(hex: 0xFCE9D9), residualAround: true),
             .init(title: "Add, then LayerNorm", detail: "LN(x + f(x))", color: RGB(hex: 0xF1F1F1)),
         ], repeated: nil, repeatLabel: "")
-        let pre = BlockDiagram(title: "Pre-LN (GPT-2 and most newer models)", boxes: [
+        let pre = BlockDiagram(title: "Pre-LN (GPT-2, most newer models)" + (placement == .pre ? " — this model" : ""), boxes: [
             .init(title: "x", detail: "residual stream", color: .white),
             .init(title: "LayerNorm, then sub-layer", detail: "f(LN(x))", color: RGB(hex: 0xFCE9D9), residualAround: true),
             .init(title: "Add", detail: "x + f(LN(x))", color: RGB(hex: 0xF1F1F1)),
         ], repeated: nil, repeatLabel: "")
-        figures.append(FigureSpec(file: Figures.file(id, "post-ln"), figure: post, caption: "\(s.trace.model.name) is \(s.trace.model.normPlacement.rawValue): the norm sits on the residual path itself."))
-        figures.append(FigureSpec(file: Figures.file(id, "pre-ln"), figure: pre, caption: "Pre-LN keeps an untouched identity path from input to output, which trains more stably in deep stacks and needs a final LayerNorm."))
+        figures.append(FigureSpec(file: Figures.file(id, "post-ln"), figure: post, caption: "Post-LN puts the norm on the residual path itself: every block's output is renormalised." + (placement == .post ? " \(s.trace.model.name) is built this way." : "")))
+        figures.append(FigureSpec(file: Figures.file(id, "pre-ln"), figure: pre, caption: "Pre-LN keeps an untouched identity path from input to output, which trains more stably in deep stacks and needs a final LayerNorm." + (placement == .pre ? " \(s.trace.model.name) is built this way." : "")))
         return SectionContent(
             answer: [
                 "LayerNorm normalises each token's vector over its features: subtract its mean, divide by its standard deviation, then apply a learned scale and shift. BatchNorm instead normalises each feature over the batch. For text the batch view breaks down: sentences differ in length, pads would enter the statistics, a position's meaning differs across sentences, and at inference a batch of one has no batch statistics — LayerNorm has none of these problems and behaves the same in training and inference.",
