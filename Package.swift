@@ -58,7 +58,7 @@ let package = Package(
         .testTarget(
             name: "AttnvizReportTests", dependencies: ["AttnvizReport", "AttnvizTensor"]),
         .testTarget(
-            name: "AttnvizCLITests", dependencies: ["attnviz", "AttnvizModel", "AttnvizRender", "AttnvizTensor"]),
+            name: "AttnvizCLITests", dependencies: ["attnviz", "AttnvizModel", "AttnvizRender", "AttnvizReport", "AttnvizTensor"]),
         .testTarget(
             name: "AttnvizRenderTests",
             dependencies: [

@@ -34,11 +34,55 @@ public struct Study: Sendable {
     /// Token labels for figure axes; [CLS]-style specials kept, empty strings made visible, and
     /// byte-level BPE's space and newline symbols (Ġ, Ċ) shown as ␣ and ⏎.
     public var labels: [String] {
-        let byteLevel = trace.model.modelType == "gpt2"
+        let byteLevel = isByteLevelBPE
         return trace.tokens.map { t in
             if t.text.isEmpty { return "␣" }
             guard byteLevel, !t.isSpecial else { return t.text }
             return t.text.replacingOccurrences(of: "Ġ", with: "␣").replacingOccurrences(of: "Ċ", with: "⏎")
+        }
+    }
+
+    /// Where heads park weight they do not need: the tokens the tokenizer added ([CLS], [SEP]),
+    /// or, for models that add none (GPT-2), the first token. `name` for prose, `short` for a
+    /// table header.
+    public var sinkTokens: (indices: [Int], name: String, short: String) {
+        let added = trace.tokens.indices.filter { trace.tokens[$0].isSpecial && trace.tokens[$0].range == nil }
+        if !added.isEmpty {
+            var seen: [String] = []
+            for i in added where !seen.contains(trace.tokens[i].text) { seen.append(trace.tokens[i].text) }
+            let name = seen.joined(separator: "/")
+            return (added, name, name)
+        }
+        guard n > 0 else { return ([], "the first token", "first token") }
+        return ([0], "the first token (“\(labels[0])”)", "first token")
+    }
+
+    /// GPT-2's byte-level BPE (else WordPiece, or ids given directly).
+    public var isByteLevelBPE: Bool { trace.model.modelType == "gpt2" }
+
+    /// For each token, whether it continues the word of the token before it. WordPiece marks
+    /// continuations with “##”. Byte-level BPE marks the opposite (a leading space, Ġ), and
+    /// splits letters from punctuation and digits: a piece continues a word when it starts
+    /// right where the previous piece ended and both sides of that boundary are letters (or
+    /// both digits) in the input, or when the previous piece is only the word's leading space.
+    public var continuesWord: [Bool] {
+        let tokens = trace.tokens
+        guard isByteLevelBPE else { return tokens.map { !$0.isSpecial && $0.text.hasPrefix("##") } }
+        let a = Array(text.unicodeScalars)
+        func kind(_ i: Int) -> Int {  // 1 letter, 2 digit, 0 other
+            guard i >= 0, i < a.count else { return 0 }
+            let p = a[i].properties
+            return p.isAlphabetic ? 1 : (p.numericType != nil ? 2 : 0)
+        }
+        return tokens.indices.map { i in
+            guard i > 0, !tokens[i].isSpecial, !tokens[i - 1].isSpecial,
+                  let r = tokens[i].range, let prev = tokens[i - 1].range, prev.upperBound == r.lowerBound, !r.isEmpty else { return false }
+            let before = kind(r.lowerBound - 1), after = kind(r.lowerBound)
+            if before != 0 && before == after { return true }
+            // A lone space piece (“Ġ” when no merge holds the space with what follows) belongs
+            // to the word it precedes.
+            let previousIsSpace = prev.allSatisfy { $0 < a.count && a[$0].properties.isWhitespace }
+            return previousIsSpace && !a[r.lowerBound].properties.isWhitespace
         }
     }
 

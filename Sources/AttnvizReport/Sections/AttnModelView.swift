@@ -20,9 +20,14 @@ struct AttnModelViewSection: Section {
                               colorbarLabel: "rolled-out weight", colormap: .viridis)
         var findings: [String] = []
         if n > 0 {
-            let cls = Array(roll[0..<n])
-            let ranked = cls.indices.sorted { cls[$0] > cls[$1] }.prefix(3)
-            findings.append("Rolled out, position 0 (\(s.labels[0])) draws most on " + ranked.map { "“\(s.labels[$0])” (\(Analysis.percent(cls[$0])))" }.joined(separator: ", ") + ".")
+            // An encoder's summary position is the first ([CLS]); a causal model's first position
+            // sees only itself, and its last one is the one that predicts the next token.
+            let causal = s.trace.model.architecture != .encoder
+            let q = causal ? n - 1 : 0
+            let row = Array(roll[(q * n)..<((q + 1) * n)])
+            let ranked = row.indices.sorted { row[$0] > row[$1] }.prefix(3)
+            let which = causal ? "the last position (\(s.labels[q]), which predicts the next token)" : "position 0 (\(s.labels[0]))"
+            findings.append("Rolled out, \(which) draws most on " + ranked.map { "“\(s.labels[$0])” (\(Analysis.percent(row[$0])))" }.joined(separator: ", ") + ".")
             let diag = Analysis.mean((0..<n).map { roll[$0 * n + $0] })
             findings.append("On average \(Analysis.percent(diag)) of a position's rolled-out weight stays on its own input token, the part carried by the residual path.")
         }

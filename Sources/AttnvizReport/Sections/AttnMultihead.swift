@@ -13,7 +13,7 @@ struct AttnMultiheadSection: Section {
     }
 
     static func stats(_ s: Study) -> [HeadStats] {
-        let special = Set(s.trace.tokens.indices.filter { s.trace.tokens[$0].isSpecial && s.trace.tokens[$0].range == nil })
+        let special = s.sinkTokens.indices
         var out: [HeadStats] = []
         for l in s.layers {
             guard let w = s.trace.layers[l].selfAttention?.weights else { continue }
@@ -31,6 +31,13 @@ struct AttnMultiheadSection: Section {
 
     func build(_ s: Study) throws -> SectionContent {
         let stats = Self.stats(s)
+        let sink = s.sinkTokens
+        // The entropy of attending uniformly to every key a query may see: all n tokens, or
+        // under a causal mask the i + 1 tokens up to query i.
+        let causal = s.trace.model.architecture != .encoder
+        let uniform = causal
+            ? "spreading evenly over every visible token would average \(Analysis.fixed(Analysis.mean((1...max(s.n, 1)).map { log(Double($0)) }))) nats under the causal mask."
+            : "uniform over \(s.n) tokens would be \(Analysis.fixed(log(Double(max(s.n, 1))))) nats."
         var groups: [FigureGroup] = []
         for (index, l) in s.layers.enumerated() {
             guard let w = s.trace.layers[l].selfAttention?.weights else { continue }
@@ -41,7 +48,7 @@ struct AttnMultiheadSection: Section {
                                    xLabel: "head", yLabel: "nats / tokens")
             let focused = layerStats.min { $0.entropy < $1.entropy }, broad = layerStats.max { $0.entropy < $1.entropy }
             figures.append(FigureSpec(file: Figures.file(id, "L\(l)-entropy"), figure: entropy,
-                caption: "Head \(focused?.head ?? 0) is the most focused (\(Analysis.fixed(focused?.entropy ?? 0)) nats), head \(broad?.head ?? 0) the most spread out (\(Analysis.fixed(broad?.entropy ?? 0)) nats; uniform over \(s.n) tokens would be \(Analysis.fixed(log(Double(s.n))))."))
+                caption: "Head \(focused?.head ?? 0) is the most focused (\(Analysis.fixed(focused?.entropy ?? 0)) nats), head \(broad?.head ?? 0) the most spread out (\(Analysis.fixed(broad?.entropy ?? 0)) nats); " + uniform))
             let hs = s.heads
             let js = Analysis.jsDivergences(w, heads: hs)
             let names = hs.map { "H\($0)" }
@@ -55,7 +62,7 @@ struct AttnMultiheadSection: Section {
                 let st = layerStats.first { $0.head == h }
                 figures.append(FigureSpec(file: Figures.file(id, "L\(l)-H\(h)"),
                     figure: Figures.head(w, head: h, labels: s.labels, title: "Layer \(l), head \(h)"),
-                    caption: "Entropy \(Analysis.fixed(st?.entropy ?? 0)) nats; \(Analysis.percent(st?.previous ?? 0)) of its weight on the previous token, \(Analysis.percent(st?.selfShare ?? 0)) on the token itself, \(Analysis.percent(st?.special ?? 0)) on [CLS]/[SEP]."))
+                    caption: "Entropy \(Analysis.fixed(st?.entropy ?? 0)) nats; \(Analysis.percent(st?.previous ?? 0)) of its weight on the previous token, \(Analysis.percent(st?.selfShare ?? 0)) on the token itself, \(Analysis.percent(st?.special ?? 0)) on \(sink.name)."))
             }
             groups.append(FigureGroup(title: "Layer \(l): \(s.heads.count) heads", open: index == 0, figures: figures))
         }
@@ -63,8 +70,8 @@ struct AttnMultiheadSection: Section {
         if let prev = stats.max(by: { $0.previous < $1.previous }) {
             findings.append("Head \(prev.head) of layer \(prev.layer) puts \(Analysis.percent(prev.previous)) of its weight on the previous token.")
         }
-        if let sink = stats.max(by: { $0.special < $1.special }) {
-            findings.append("Head \(sink.head) of layer \(sink.layer) sends \(Analysis.percent(sink.special)) of its weight to [CLS]/[SEP] — a common “no-op” pattern when a head has nothing to look for.")
+        if let top = stats.max(by: { $0.special < $1.special }) {
+            findings.append("Head \(top.head) of layer \(top.layer) sends \(Analysis.percent(top.special)) of its weight to \(sink.name) — a common “no-op” pattern when a head has nothing to look for.")
         }
         if let focused = stats.min(by: { $0.entropy < $1.entropy }) {
             findings.append("The most focused head overall is head \(focused.head) of layer \(focused.layer) (\(Analysis.fixed(focused.entropy)) nats).")
@@ -75,8 +82,8 @@ struct AttnMultiheadSection: Section {
                 "The maps below are this sentence's. Heads in the same layer differ visibly, which is the point: the divergence matrix measures how differently each pair attends.",
             ],
             groups: groups,
-            tables: [TableSpec(caption: "Per head: mean row entropy (nats), mean distance between query and attended key (tokens), and shares of weight on the previous token, on itself, and on [CLS]/[SEP].",
-                               header: ["layer", "head", "entropy", "distance", "previous", "self", "[CLS]/[SEP]"],
+            tables: [TableSpec(caption: "Per head: mean row entropy (nats), mean distance between query and attended key (tokens), and shares of weight on the previous token, on itself, and on \(sink.name).",
+                               header: ["layer", "head", "entropy", "distance", "previous", "self", sink.short],
                                rows: stats.map { ["\($0.layer)", "\($0.head)", Analysis.fixed($0.entropy), Analysis.fixed($0.distance, 1),
                                                   Analysis.percent($0.previous), Analysis.percent($0.selfShare), Analysis.percent($0.special)] })],
             findings: findings)

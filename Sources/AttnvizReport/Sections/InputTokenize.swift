@@ -1,12 +1,14 @@
+import Foundation
 import AttnvizRender
 import AttnvizTrace
 
-/// input-tokenize: the sentence's WordPiece pieces, ids and where each came from.
+/// input-tokenize: the sentence's pieces (WordPiece or byte-level BPE), ids and where each came from.
 struct InputTokenizeSection: Section {
     let id = "input-tokenize"
 
     func build(_ s: Study) throws -> SectionContent {
         let tokens = s.trace.tokens
+        let continues = s.continuesWord, labels = s.labels
         let scalarsA = Array(s.text.unicodeScalars), scalarsB = s.pair.map { Array($0.unicodeScalars) } ?? []
         func source(_ t: Token) -> String {
             guard let r = t.range else { return "(added)" }
@@ -14,19 +16,22 @@ struct InputTokenizeSection: Section {
             guard r.upperBound <= src.count else { return "" }
             return String(String.UnicodeScalarView(src[r]))
         }
-        func kind(_ t: Token) -> String {
+        func kind(_ i: Int) -> String {
+            let t = tokens[i]
             if t.isSpecial && t.range == nil { return "special" }
             if t.text == "[UNK]" { return "unknown → [UNK]" }
             if t.isSpecial { return "special (written in the text)" }
-            return t.text.hasPrefix("##") ? "continuation" : "word start"
+            return continues[i] ? "continuation" : "word start"
         }
         let rows = tokens.enumerated().map { i, t in
-            [String(i), t.text, String(t.id), String(t.typeId), source(t), t.range.map { "\($0.lowerBound)–\($0.upperBound)" } ?? "", kind(t)]
+            [String(i), labels[i], String(t.id), String(t.typeId), source(t), t.range.map { "\($0.lowerBound)–\($0.upperBound)" } ?? "", kind(i)]
         }
-        // Words: a word start and its ## continuations.
+        // Words: a word start and the pieces that continue it, spelled as in the input.
         var words: [(String, Int)] = []
-        for t in tokens where !t.isSpecial || t.range != nil {
-            if t.text.hasPrefix("##"), !words.isEmpty { words[words.count - 1].1 += 1; words[words.count - 1].0 += String(t.text.dropFirst(2)) } else { words.append((t.text, 1)) }
+        for (i, t) in tokens.enumerated() where !t.isSpecial || t.range != nil {
+            let piece = s.isByteLevelBPE ? source(t).trimmingCharacters(in: .whitespacesAndNewlines)
+                : (t.text.hasPrefix("##") ? String(t.text.dropFirst(2)) : t.text)
+            if continues[i], !words.isEmpty { words[words.count - 1].1 += 1; words[words.count - 1].0 += piece } else { words.append((piece, 1)) }
         }
         let split = words.filter { $0.1 > 1 }
         let unk = tokens.filter { $0.text == "[UNK]" }.count
@@ -41,7 +46,7 @@ struct InputTokenizeSection: Section {
         if !words.isEmpty {
             let shown = Array(words.prefix(60))
             var chart = BarChart(title: "Pieces per word", categories: shown.map { $0.0 }, series: [("pieces", shown.map { Double($0.1) })],
-                                 xLabel: "word (as the tokenizer joined its pieces)", yLabel: "WordPiece tokens")
+                                 xLabel: "word (as the tokenizer joined its pieces)", yLabel: s.isByteLevelBPE ? "BPE tokens" : "WordPiece tokens")
             chart.plotHeight = 160
             groups.append(FigureGroup(figures: [FigureSpec(file: Figures.file(id, "pieces-per-word"), figure: chart,
                 caption: "Each bar is one word of the input; bars above 1 are words the vocabulary does not hold whole and spells out of pieces" + (words.count > 60 ? " (first 60 words)." : "."))]))
