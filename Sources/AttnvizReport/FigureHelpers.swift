@@ -5,13 +5,22 @@ import AttnvizTrace
 /// Figure constructions several sections share.
 enum Figures {
     /// One head's weights [n, n] of a [heads, n, n] tensor, with token labels.
-    static func head(_ w: Tensor, head: Int, labels: [String], title: String, colorbar: String = "attention weight") -> Heatmap {
+    static func head(_ w: Tensor, head: Int, labels: [String], title: String, colorbar: String = "attention weight",
+                     maskedBy scores: Tensor? = nil, maskLabel: String = "masked (−∞)") -> Heatmap {
         let n = w.shape[1], m = w.shape[2]
-        let values = Array(w.data[(head * n * m)..<((head + 1) * n * m)])
-        return Heatmap(title: title, values: values, rows: n, cols: m, rowLabels: labels.count == n ? labels : nil,
-                       colLabels: labels.count == m ? labels : nil, xLabel: "key token (attended to)",
-                       yLabel: "query token (attending)", colorbarLabel: colorbar, colormap: .viridis,
-                       range: colorbar == "attention weight" ? ColorRange(0, Double(max(values.filter(\.isFinite).max() ?? 1, 1e-6))) : nil)
+        var values = Array(w.data[(head * n * m)..<((head + 1) * n * m)])  // [n, m]
+        // Cells the mask removed (score −∞) are drawn as masked, not as a weight of 0.
+        var anyMasked = false
+        if let scores, scores.shape == w.shape {
+            let base = head * n * m
+            for i in values.indices where scores.data[base + i] == -.infinity { values[i] = -.infinity; anyMasked = true }
+        }
+        var map = Heatmap(title: title, values: values, rows: n, cols: m, rowLabels: labels.count == n ? labels : nil,
+                          colLabels: labels.count == m ? labels : nil, xLabel: "key token (attended to)",
+                          yLabel: "query token (attending)", colorbarLabel: colorbar, colormap: .viridis,
+                          range: colorbar == "attention weight" ? ColorRange(0, Double(max(values.filter(\.isFinite).max() ?? 1, 1e-6))) : nil)
+        if anyMasked { map.maskLabel = maskLabel }
+        return map
     }
 
     /// A square matrix of similarities between positions or tokens.

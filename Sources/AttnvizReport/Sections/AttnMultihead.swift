@@ -61,7 +61,8 @@ struct AttnMultiheadSection: Section {
             for h in s.heads {
                 let st = layerStats.first { $0.head == h }
                 figures.append(FigureSpec(file: Figures.file(id, "L\(l)-H\(h)"),
-                    figure: Figures.head(w, head: h, labels: s.labels, title: "Layer \(l), head \(h)"),
+                    figure: Figures.head(w, head: h, labels: s.labels, title: "Layer \(l), head \(h)",
+                                         maskedBy: causal ? s.trace.layers[l].selfAttention?.scores : nil, maskLabel: "future token (causal mask)"),
                     caption: "Entropy \(Analysis.fixed(st?.entropy ?? 0)) nats; \(Analysis.percent(st?.previous ?? 0)) of its weight on the previous token, \(Analysis.percent(st?.selfShare ?? 0)) on the token itself, \(Analysis.percent(st?.special ?? 0)) on \(sink.name)."))
             }
             groups.append(FigureGroup(title: "Layer \(l): \(s.heads.count) heads", open: index == 0, figures: figures))

@@ -62,8 +62,11 @@ struct AttnScaledSection: Section {
                          Analysis.fixed(js / count, 3), Analysis.fixed(ju / count, 3)])
             if example == nil, let head = s.heads.first {
                 let unscaled = try Tensor(shape: a.weights.shape, data: unscaledWeights)
-                example = (Figures.head(a.weights, head: head, labels: s.labels, title: "Layer \(l), head \(head): softmax(q·k / √\(dk)) — as the model runs"),
-                           Figures.head(unscaled, head: head, labels: s.labels, title: "Layer \(l), head \(head): softmax(q·k) — without the scale"))
+                let mask = s.trace.model.architecture == .encoder ? nil : a.scores  // show a causal mask as masked
+                example = (Figures.head(a.weights, head: head, labels: s.labels, title: "Layer \(l), head \(head): softmax(q·k / √\(dk)) — as the model runs",
+                                        maskedBy: mask, maskLabel: "future token (causal mask)"),
+                           Figures.head(unscaled, head: head, labels: s.labels, title: "Layer \(l), head \(head): softmax(q·k) — without the scale",
+                                        maskedBy: mask, maskLabel: "future token (causal mask)"))
             }
         }
         let chart = BarChart(title: "Mean attention entropy per layer, with and without the scale",
