@@ -174,38 +174,45 @@ final class PyTorchReference {
     }
 }
 
-/// The forward table. For each size, attnviz (plain, recording) and PyTorch run back to back,
-/// and the sizes are visited in several rounds, so both see the same machine (2 shared cores
-/// whose speed drifts); each cell is the median over rounds of per-run medians of 21 runs.
+/// The forward table. For each size, attnviz and PyTorch alternate — attnviz plain, PyTorch,
+/// attnviz recording, PyTorch — and the sizes are visited in several rounds. The machine's speed
+/// drifts (2 shared cores), so each ratio is the median over rounds of attnviz's time divided by
+/// the PyTorch time measured right after it; times are medians of 21 runs, each in its own process.
 func benchForward(rounds: Int = 5) throws {
     let sizes = [16, 64, 128, 256, 512]
     let reference = PyTorchReference()
+    print("\n## MiniLM forward (6 layers × 12 heads, d 384): \(rounds) rounds, each a median of 21 runs in its own process")
+    print("## PyTorch: transformers eager, output_attentions=True, 2 threads, measured right after each attnviz run")
     if let reference { print(reference.banner) }
-    print("\n## MiniLM forward (6 layers × 12 heads, d 384): median of \(rounds) rounds × 21 runs, each in its own process;")
-    print("## PyTorch: transformers eager, output_attentions=True, 2 threads, in the same rounds")
-    var ours: [String: [Double]] = [:], flops: [Int: Double] = [:], peak: [String: Double] = [:], torch: [Int: [Double]] = [:]
+    var ours: [String: [Double]] = [:], ratios: [String: [Double]] = [:], flops: [Int: Double] = [:]
+    var peak: [String: Double] = [:], torch: [Int: [Double]] = [:]
     for _ in 0..<rounds {
         for n in sizes {
             for record in [false, true] {
+                let key = "\(n)-\(record)"
                 let text = try runChild(CommandLine.arguments[0], ["--child-forward", "\(n)", record ? "1" : "0"])
                 let v = text.split(whereSeparator: { $0 == " " || $0 == "\n" }).compactMap { Double($0) }
                 guard v.count == 3 else { print("  n=\(n): child failed: \(text)"); continue }
-                ours["\(n)-\(record)", default: []].append(v[0])
+                ours[key, default: []].append(v[0])
                 flops[n] = v[1]
-                peak["\(n)-\(record)"] = max(peak["\(n)-\(record)"] ?? 0, v[2])
+                peak[key] = max(peak[key] ?? 0, v[2])
+                if let t = reference?.forward(n) {
+                    torch[n, default: []].append(t)
+                    ratios[key, default: []].append(v[0] / t)
+                }
             }
-            if let t = reference?.forward(n) { torch[n, default: []].append(t) }
         }
     }
     let w = [5, 7, 9, 9, 10, 12, 11, 8]
     print(row(["n", "record", "ms", "GFLOP/s", "peak MiB", "PyTorch ms", "× PyTorch", "≤ 0.8×"], w))
     for n in sizes {
         for record in [false, true] {
-            guard let samples = ours["\(n)-\(record)"], let fl = flops[n] else { continue }
+            let key = "\(n)-\(record)"
+            guard let samples = ours[key], let fl = flops[n] else { continue }
             let t = median(samples)
             let ref = torch[n].map(median)
-            let ratio = ref.map { t / $0 }
-            print(row(["\(n)", record ? "all" : "no", f(t * 1000, 2), f(fl / t / 1e9), f(peak["\(n)-\(record)"] ?? 0),
+            let ratio = ratios[key].map(median)
+            print(row(["\(n)", record ? "all" : "no", f(t * 1000, 2), f(fl / t / 1e9), f(peak[key] ?? 0),
                        ref.map { f($0 * 1000, 2) } ?? "-", ratio.map { f($0, 3) } ?? "-",
                        ratio.map { $0 <= 0.8 ? "yes" : "no" } ?? "-"], w))
         }
@@ -216,6 +223,7 @@ func benchForward(rounds: Int = 5) throws {
     }
     print("record: no = nothing kept (attention weights still computed); all = every tensor the report reads")
     print("(scores, weights, Q, K, V, residual stream, LayerNorm inputs, FFN activations), far more than PyTorch returns.")
+    print("× PyTorch: median over rounds of (attnviz ms / PyTorch ms measured right after it).")
 }
 
 func sgemmPeak() {
