@@ -178,7 +178,7 @@ final class PyTorchReference {
 /// attnviz recording, PyTorch — and the sizes are visited in several rounds. The machine's speed
 /// drifts (2 shared cores), so each ratio is the median over rounds of attnviz's time divided by
 /// the PyTorch time measured right after it; times are medians of 21 runs, each in its own process.
-func benchForward(rounds: Int = 5) throws {
+func benchForward(rounds: Int = 7) throws {
     let sizes = [16, 64, 128, 256, 512]
     let reference = PyTorchReference()
     print("\n## MiniLM forward (6 layers × 12 heads, d 384): \(rounds) rounds, each a median of 21 runs in its own process")
