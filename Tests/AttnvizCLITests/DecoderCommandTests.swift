@@ -41,6 +41,8 @@ import Testing
         #expect(!section.contains("they differ"))
         let layerNorm = try #require(html.range(of: "id=\"q-block-layernorm\""))
         #expect(html[layerNorm.lowerBound...].contains("is built this way"))
+        let residual = try #require(html.range(of: "id=\"q-block-residual\""))
+        #expect(html[residual.lowerBound...].contains("This model is \(placement)"))
     }
 
     @Test func marianTraceFromIDs() throws {

@@ -26,6 +26,11 @@ struct BlockResidualSection: Section {
         var ratioPlot = LinePlot(title: "Relative update ‖f(x)‖ / ‖x‖", series: [.init(name: "ratio", x: xs, y: ratio, markers: true)],
                                  xLabel: "sub-layer (in order)", yLabel: "ratio", xTicks: ticks)
         ratioPlot.includeZero = true
+        // What the stream does depends on where the LayerNorm sits; the numbers are this run's.
+        let range = xNorm.isEmpty ? "" : " (here \(Analysis.fixed(xNorm.min() ?? 0)) to \(Analysis.fixed(xNorm.max() ?? 0)))"
+        let normsCaption = s.trace.model.normPlacement == .post
+            ? "This model is post-LN: the stream is re-normalised after every addition, so ‖x‖ stays within a narrow band\(range) while the updates vary."
+            : "This model is pre-LN: nothing re-normalises the stream between blocks, so ‖x‖ is free to grow as updates pile up: here from \(Analysis.fixed(xNorm.first ?? 0)) entering the first sub-layer to \(Analysis.fixed(xNorm.last ?? 0)) entering the last. Only the final LayerNorm brings it back."
         let biggest = ratio.indices.max { ratio[$0] < ratio[$1] } ?? 0, smallest = ratio.indices.min { ratio[$0] < ratio[$1] } ?? 0
         return SectionContent(
             answer: [
@@ -33,7 +38,7 @@ struct BlockResidualSection: Section {
                 "The plots show the residual view for this run: the stream x entering each sub-layer and the update f(x) it adds, measured per token.",
             ],
             groups: [FigureGroup(figures: [
-                FigureSpec(file: Figures.file(id, "norms"), figure: norms, caption: "This model is post-LN: the stream is re-normalised after every addition, so ‖x‖ stays near √d·(LayerNorm scale) while updates vary."),
+                FigureSpec(file: Figures.file(id, "norms"), figure: norms, caption: normsCaption),
                 FigureSpec(file: Figures.file(id, "ratio"), figure: ratioPlot,
                            caption: "Largest relative update: \(names.isEmpty ? "" : names[biggest]) (\(Analysis.fixed(ratio.isEmpty ? 0 : ratio[biggest], 2))×); smallest: \(names.isEmpty ? "" : names[smallest]) (\(Analysis.fixed(ratio.isEmpty ? 0 : ratio[smallest], 2))×)."),
             ])],
