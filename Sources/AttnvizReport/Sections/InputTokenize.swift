@@ -33,6 +33,7 @@ struct InputTokenizeSection: Section {
                 : (t.text.hasPrefix("##") ? String(t.text.dropFirst(2)) : t.text)
             if continues[i], !words.isEmpty { words[words.count - 1].1 += 1; words[words.count - 1].0 += piece } else { words.append((piece, 1)) }
         }
+        words.removeAll { $0.0.isEmpty }  // whitespace-only pieces (a final newline) are not words
         let split = words.filter { $0.1 > 1 }
         let unk = tokens.filter { $0.text == "[UNK]" }.count
         var findings = ["The text became \(tokens.count) tokens, including \(tokens.filter { $0.isSpecial && $0.range == nil }.count) added special tokens."]
