@@ -5,6 +5,7 @@ import AttnvizTensor
 public enum ModelError: Error, CustomStringConvertible, Equatable {
     case missingFile(path: String)
     case unreadable(path: String, reason: String)
+    case unwritable(path: String, reason: String)
     case safetensors(path: String, problem: String)
     case config(path: String, key: String, problem: String)
     case unsupportedModelType(path: String, found: String, supported: [String])
@@ -18,6 +19,7 @@ public enum ModelError: Error, CustomStringConvertible, Equatable {
         switch self {
         case let .missingFile(path): return "\(path): no such file or directory"
         case let .unreadable(path, reason): return "\(path): cannot read: \(reason)"
+        case let .unwritable(path, reason): return "\(path): cannot write: \(reason)"
         case let .safetensors(path, problem): return "\(path): invalid safetensors: \(problem)"
         case let .config(path, key, problem): return "\(path): config key '\(key)': \(problem)"
         case let .unsupportedModelType(path, found, supported):

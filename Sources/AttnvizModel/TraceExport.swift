@@ -76,19 +76,27 @@ public enum TraceExport {
         let jsonPath = ((path as NSString).deletingPathExtension as String) + ".json"
         let files = [(path, SafetensorsWriter.encode(tensors(trace), metadata: ["format": "attnviz-trace", "attnviz_version": version])),
                      (jsonPath, json(trace))]
+        let folder = (path as NSString).deletingLastPathComponent
+        var isDirectory: ObjCBool = false
+        if !folder.isEmpty, !(FileManager.default.fileExists(atPath: folder, isDirectory: &isDirectory) && isDirectory.boolValue) {
+            throw .unwritable(path: path, reason: "the folder \(folder) does not exist")
+        }
         var written: [String] = []
+        func discard() { for w in written { try? FileManager.default.removeItem(atPath: w) } }
         for (target, data) in files {
             let tmp = target + ".partial-\(getpid())"
             do {
                 try data.write(to: URL(fileURLWithPath: tmp))
                 written.append(tmp)
             } catch {
-                for w in written { try? FileManager.default.removeItem(atPath: w) }
-                throw .unreadable(path: target, reason: "cannot write: \(error.localizedDescription)")
+                discard()
+                throw .unwritable(path: target, reason: error.localizedDescription)
             }
         }
         for ((target, _), tmp) in zip(files, written) where rename(tmp, target) != 0 {
-            throw .unreadable(path: target, reason: "cannot write: \(String(cString: strerror(errno)))")
+            let reason = String(cString: strerror(errno))
+            discard()
+            throw .unwritable(path: target, reason: reason)
         }
     }
 }
