@@ -40,7 +40,9 @@ public struct BlockDiagram: Figure {
         }
         let t = c.theme
         let labelW = repeated == nil ? 0 : (try c.measure(repeatLabel, t.axisLabel).width) + 40
-        let width = max(t.margin * 2 + 40 + boxWidth + 40 + labelW, 420)
+        // Wide enough for the boxes and their repeat label, and for the title on one line.
+        let titleW = try c.measure(title, t.title).width
+        let width = min(max(t.margin * 2 + 40 + boxWidth + 40 + labelW, 420, titleW + 2 * t.margin + 8), 900)
         let titleH = try Chrome.titleHeight(title, canvas: c, maxWidth: width - 2 * t.margin)
         let top = t.margin + titleH + 14
         let height = top + Double(boxes.count) * (boxHeight + spacing) + t.margin
