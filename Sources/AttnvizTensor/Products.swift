@@ -62,7 +62,8 @@ public struct PartialSums {
 
     /// Σ over parts, plus `bias` [width] broadcast over rows of `width`. → [count]
     public func total(bias: UnsafePointer<Float>?, width: Int) -> [Float] {
-        [Float](unsafeUninitializedCapacity: count) { out, c in
+        guard count > 0 else { return [] }
+        return [Float](unsafeUninitializedCapacity: count) { out, c in
             storage.withUnsafeBufferPointer { s in
                 let o = out.baseAddress!, p = s.baseAddress!
                 o.update(from: p, count: count)
