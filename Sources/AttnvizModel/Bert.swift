@@ -130,14 +130,8 @@ public struct BertModel: Sendable {
     /// Returns the last hidden state [n, d]; the recorder, if any, sees every intermediate.
     public func forward(ids: [Int], typeIds: [Int], keyMask: [Bool]? = nil, recorder: Recorder? = nil) throws(ModelError) -> Tensor {
         let n = ids.count
-        guard n > 0 else { throw .input(path: "input", problem: "no tokens to run") }
-        guard n <= config.maxPositionEmbeddings else {
-            throw .input(path: "input", problem: "\(n) tokens exceed the model's \(config.maxPositionEmbeddings) positions")
-        }
+        try checkTokenIDs(ids, positions: config.maxPositionEmbeddings, vocabSize: config.vocabSize, source: "input")
         guard typeIds.count == n else { throw .input(path: "input", problem: "\(typeIds.count) token types for \(n) tokens") }
-        if let bad = ids.first(where: { $0 < 0 || $0 >= config.vocabSize }) {
-            throw .input(path: "input", problem: "token id \(bad) is outside the vocabulary (0..<\(config.vocabSize))")
-        }
         if let bad = typeIds.first(where: { $0 < 0 || $0 >= config.typeVocabSize }) {
             throw .input(path: "input", problem: "token type \(bad) is outside 0..<\(config.typeVocabSize)")
         }

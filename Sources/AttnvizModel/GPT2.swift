@@ -108,13 +108,7 @@ public struct GPT2Model: Sendable {
     /// their keys and values. Attention rows of the new tokens see the cache and themselves, causally.
     public func step(ids: [Int], cache: inout KVCache, recorder: Recorder? = nil) throws(ModelError) -> (hidden: Tensor, logits: Tensor) {
         let past = cache.count, n = ids.count, d = config.nEmbd
-        guard n > 0 else { throw .input(path: "input", problem: "no tokens to run") }
-        guard past + n <= config.nPositions else {
-            throw .input(path: "input", problem: "\(past + n) tokens exceed the model's \(config.nPositions) positions")
-        }
-        if let bad = ids.first(where: { $0 < 0 || $0 >= config.vocabSize }) {
-            throw .input(path: "input", problem: "token id \(bad) is outside the vocabulary (0..<\(config.vocabSize))")
-        }
+        try checkTokenIDs(ids, past: past, positions: config.nPositions, vocabSize: config.vocabSize, source: "input")
         let record = recorder != nil
         var x = try math("embeddings") { () throws(TensorError) -> Tensor in
             let word = try Ops.gather(wte, rows: ids)                      // [n, d]

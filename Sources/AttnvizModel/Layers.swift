@@ -104,6 +104,18 @@ final class WeightReader {
     }
 }
 
+/// The checks every forward pass makes on its token ids: some tokens, no more than the model's
+/// positions (counting `past` tokens already in a cache), every id inside the vocabulary.
+func checkTokenIDs(_ ids: [Int], past: Int = 0, positions: Int, vocabSize: Int, source: String) throws(ModelError) {
+    guard !ids.isEmpty else { throw .input(path: source, problem: "no tokens to run") }
+    guard past + ids.count <= positions else {
+        throw .input(path: source, problem: "\(past + ids.count) tokens exceed the model's \(positions) positions")
+    }
+    if let bad = ids.first(where: { $0 < 0 || $0 >= vocabSize }) {
+        throw .input(path: source, problem: "token id \(bad) is outside the vocabulary (0..<\(vocabSize))")
+    }
+}
+
 /// Which keys each query may see.
 struct AttentionMask: Sendable {
     /// false = padded key, removed from every row. nil = all keys real.

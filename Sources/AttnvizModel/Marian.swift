@@ -134,14 +134,8 @@ public struct MarianModel: Sendable {
         return Tensor(uncheckedShape: [range.count, d], data: out)
     }
 
-    func checkIDs(_ ids: [Int], _ what: String) throws(ModelError) {
-        guard !ids.isEmpty else { throw .input(path: what, problem: "no tokens to run") }
-        guard ids.count <= config.maxPositionEmbeddings else {
-            throw .input(path: what, problem: "\(ids.count) tokens exceed the model's \(config.maxPositionEmbeddings) positions")
-        }
-        if let bad = ids.first(where: { $0 < 0 || $0 >= config.vocabSize }) {
-            throw .input(path: what, problem: "token id \(bad) is outside the vocabulary (0..<\(config.vocabSize))")
-        }
+    func checkIDs(_ ids: [Int], _ what: String, past: Int = 0) throws(ModelError) {
+        try checkTokenIDs(ids, past: past, positions: config.maxPositionEmbeddings, vocabSize: config.vocabSize, source: what)
     }
 
     func embed(_ ids: [Int], offset: Int, recorder: Recorder?) throws(TensorError) -> (Tensor, EmbeddingRecord?) {
@@ -188,11 +182,8 @@ public struct MarianModel: Sendable {
     /// `cache` (empty: teacher-forced full pass). → hidden [T, d], logits [T, vocab]
     public func decode(ids: [Int], encoderOutput: Tensor, encoderMask: [Bool]?, cache: inout KVCache,
                        recorder: Recorder? = nil) throws(ModelError) -> (hidden: Tensor, logits: Tensor) {
-        try checkIDs(ids, "--decoder-input-ids")
         let past = cache.count
-        guard past + ids.count <= config.maxPositionEmbeddings else {
-            throw .input(path: "--decoder-input-ids", problem: "\(past + ids.count) tokens exceed the model's \(config.maxPositionEmbeddings) positions")
-        }
+        try checkIDs(ids, "--decoder-input-ids", past: past)
         var (x, emb) = try math("decoder embeddings") { () throws(TensorError) in try embed(ids, offset: past, recorder: recorder) }
         if let emb { recorder?.record(decoderEmbedding: emb) }
         let causal = AttentionMask(keys: nil, causal: true, queryOffset: past)

@@ -36,17 +36,15 @@ public enum Ops {
         x.data.withUnsafeBufferPointer { xp in
         w.data.withUnsafeBufferPointer { wp in
         out.withUnsafeMutableBufferPointer { op in
+        withBias(bias) { b in
             let o = SharedPointer(op.baseAddress!)
-            let run = { (bias: UnsafePointer<Float>?) in
-                let view = DenseView(weight: wp.baseAddress!, bias: bias, layout: layout, inDim: inDim, outDim: outDim)
-                // Output columns split across cores (each part sees every row: a better sgemm
-                // shape than splitting rows); each part is one single-threaded sgemm.
-                Parallel.chunks(outDim, minChunk: 64) { cols in
-                    view.columns(cols, x: xp.baseAddress!, ldx: inDim, rows: n, into: o.base + cols.lowerBound, ldc: outDim)
-                }
+            let view = DenseView(weight: wp.baseAddress!, bias: b, layout: layout, inDim: inDim, outDim: outDim)
+            // Output columns split across cores (each part sees every row: a better sgemm
+            // shape than splitting rows); each part is one single-threaded sgemm.
+            Parallel.chunks(outDim, minChunk: 64) { cols in
+                view.columns(cols, x: xp.baseAddress!, ldx: inDim, rows: n, into: o.base + cols.lowerBound, ldc: outDim)
             }
-            if let bias { bias.data.withUnsafeBufferPointer { run($0.baseAddress!) } } else { run(nil) }
-        }}}
+        }}}}
         return Tensor(uncheckedShape: [n, outDim], data: out)
     }
 

@@ -137,7 +137,8 @@ extension Ops {
         return layout == .outIn ? (w.shape[1], w.shape[0]) : (w.shape[0], w.shape[1])
     }
 
-    private static func withBias<R>(_ bias: Tensor?, _ body: (UnsafePointer<Float>?) -> R) -> R {
+    /// The bias's base pointer (nil without a bias) for the duration of `body`.
+    static func withBias<R>(_ bias: Tensor?, _ body: (UnsafePointer<Float>?) -> R) -> R {
         guard let bias else { return body(nil) }
         return bias.data.withUnsafeBufferPointer { body($0.baseAddress!) }
     }
