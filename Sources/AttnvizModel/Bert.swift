@@ -129,6 +129,11 @@ public struct BertModel: Sendable {
     /// Runs the encoder. ids/typeIds: [n]; keyMask: [n], false on padded positions.
     /// Returns the last hidden state [n, d]; the recorder, if any, sees every intermediate.
     public func forward(ids: [Int], typeIds: [Int], keyMask: [Bool]? = nil, recorder: Recorder? = nil) throws(ModelError) -> Tensor {
+        try forward(ids: ids, typeIds: typeIds, keyMask: keyMask, options: .none, recorder: recorder)
+    }
+
+    /// The forward pass as an experiment changes it (positions left out, tied Q/K, a key pattern).
+    func forward(ids: [Int], typeIds: [Int], keyMask: [Bool]?, options: ForwardOptions, recorder: Recorder?) throws(ModelError) -> Tensor {
         let n = ids.count
         try checkTokenIDs(ids, positions: config.maxPositionEmbeddings, vocabSize: config.vocabSize, source: "input")
         guard typeIds.count == n else { throw .input(path: "input", problem: "\(typeIds.count) token types for \(n) tokens") }
@@ -138,17 +143,19 @@ public struct BertModel: Sendable {
         let record = recorder != nil
         var x = try math("embeddings") { () throws(TensorError) -> Tensor in
             let word = try Ops.gather(wordEmbeddings, rows: ids)              // [n, d]
-            let pos = try Ops.gather(positionEmbeddings, rows: Array(0..<n))  // [n, d]
+            let pos = try options.positions ? Ops.gather(positionEmbeddings, rows: Array(0..<n))  // [n, d]
+                : Tensor.zeros([n, wordEmbeddings.shape[1]])
             let type = try Ops.gather(tokenTypeEmbeddings, rows: typeIds)     // [n, d]
             let sum = try Ops.add(try Ops.add(word, pos), type)               // [n, d]
             let out = try embeddingNorm(sum)                                  // [n, d]
             recorder?.record(EmbeddingRecord(word: word, position: pos, tokenType: type, sum: sum, output: out))
             return out
         }
-        let mask = AttentionMask(keys: keyMask)
+        let mask = AttentionMask(keys: keyMask, pattern: options.pattern)
         for (l, layer) in layers.enumerated() {
             x = try math("layer \(l)") { () throws(TensorError) -> Tensor in
-                let (q, k, v) = GPT2Model.split(try layer.qkv(x), d: x.shape[1])  // each [n, d]
+                let (q, trainedK, v) = GPT2Model.split(try layer.qkv(x), d: x.shape[1])  // each [n, d]
+                let k = options.tiedQueryKeyLayer == l ? q : trainedK
                 let (attnOut, attnRecord) = try MultiHeadAttention.attend(
                     q: q, k: k, v: v, weights: layer.attention, mask: mask, kind: .encoderSelf, record: record)
                 let (sum1, h1) = try layer.attentionNorm(attnOut, plus: x)  // [n, d] each

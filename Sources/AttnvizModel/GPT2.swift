@@ -104,25 +104,37 @@ public struct GPT2Model: Sendable {
         return try step(ids: ids, cache: &cache, recorder: recorder)
     }
 
+    /// A full pass as an experiment changes it (positions left out, tied Q/K, a key pattern).
+    func forward(ids: [Int], options: ForwardOptions, recorder: Recorder?) throws(ModelError) -> (hidden: Tensor, logits: Tensor) {
+        var cache = emptyCache()
+        return try step(ids: ids, cache: &cache, options: options, recorder: recorder)
+    }
+
     /// Runs `ids` as the next tokens after those in `cache` (empty cache: a full pass), appending
     /// their keys and values. Attention rows of the new tokens see the cache and themselves, causally.
     public func step(ids: [Int], cache: inout KVCache, recorder: Recorder? = nil) throws(ModelError) -> (hidden: Tensor, logits: Tensor) {
+        try step(ids: ids, cache: &cache, options: .none, recorder: recorder)
+    }
+
+    func step(ids: [Int], cache: inout KVCache, options: ForwardOptions, recorder: Recorder?) throws(ModelError) -> (hidden: Tensor, logits: Tensor) {
         let past = cache.count, n = ids.count, d = config.nEmbd
         try checkTokenIDs(ids, past: past, positions: config.nPositions, vocabSize: config.vocabSize, source: "input")
         let record = recorder != nil
         var x = try math("embeddings") { () throws(TensorError) -> Tensor in
             let word = try Ops.gather(wte, rows: ids)                      // [n, d]
-            let pos = try Ops.gather(wpe, rows: Array(past..<(past + n)))  // [n, d]
+            let pos = try options.positions ? Ops.gather(wpe, rows: Array(past..<(past + n)))  // [n, d]
+                : Tensor.zeros([n, d])
             let sum = try Ops.add(word, pos)                               // [n, d]
             recorder?.record(EmbeddingRecord(word: word, position: pos, tokenType: nil, sum: sum, output: sum))
             return sum
         }
-        let mask = AttentionMask(keys: nil, causal: true, queryOffset: past)
+        let mask = AttentionMask(keys: nil, causal: true, queryOffset: past, pattern: options.pattern)
         for (l, b) in blocks.enumerated() {
             x = try math("layer \(l)") { () throws(TensorError) -> Tensor in
                 let a = try b.ln1(x)                        // [n, d]
                 let qkv = try b.cAttn(a)                    // [n, 3d]
-                let (q, kNew, vNew) = Self.split(qkv, d: d) // each [n, d]
+                let (q, trainedK, vNew) = Self.split(qkv, d: d) // each [n, d]
+                let kNew = options.tiedQueryKeyLayer == l ? q : trainedK
                 let (k, v) = try cache.extend(layer: l, keys: kNew, values: vNew)  // [past+n, d]
                 let w = AttentionWeights(q: b.cAttn, k: b.cAttn, v: b.cAttn, o: b.cProj, heads: config.nHead)
                 let (attnOut, rec) = try MultiHeadAttention.attend(q: q, k: k, v: v, weights: w, mask: mask, kind: .decoderSelf, record: record)

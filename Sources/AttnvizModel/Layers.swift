@@ -124,6 +124,31 @@ struct AttentionMask: Sendable {
     var causal: Bool = false
     /// Position of the first query among the keys (for incremental decoding with a cache).
     var queryOffset: Int = 0
+    /// A further restriction (local window, strided) an experiment puts on every query.
+    var pattern: KeyPattern? = nil
+
+    var isEmpty: Bool { keys == nil && !causal && pattern == nil }
+
+    /// Whether query i (counted among the keys, i.e. with the offset added) may see key j.
+    @inline(__always)
+    func allows(query i: Int, key j: Int) -> Bool {
+        if let keys, !keys[j] { return false }
+        if causal && j > i { return false }
+        if let pattern, !pattern.allows(query: i, key: j) { return false }
+        return true
+    }
+}
+
+/// What an experiment changes in a forward pass; the default changes nothing.
+struct ForwardOptions: Sendable {
+    /// false: position embeddings are left out (zero), so the model sees a bag of tokens.
+    var positions = true
+    /// This layer's keys are computed with the query weights and bias (k = q).
+    var tiedQueryKeyLayer: Int?
+    /// Every self-attention restricted to these keys.
+    var pattern: KeyPattern?
+
+    static let none = ForwardOptions()
 }
 
 /// Projections of one multi-head attention block.
@@ -196,11 +221,9 @@ enum MultiHeadAttention {
                     let sh = s.base + head * nq * nk
                     BLAS.sgemm(transA: false, transB: true, m: nq, n: nk, k: dk, alpha: scale,
                                a: qp.baseAddress! + head * dk, lda: d, b: kp.baseAddress! + head * dk, ldb: d, c: sh, ldc: nk)
-                    if keys != nil || mask.causal {
+                    if !mask.isEmpty {
                         for i in 0..<nq {
-                            for j in 0..<nk where (keys.map { !$0[j] } ?? false) || (mask.causal && j > i + mask.queryOffset) {
-                                sh[i * nk + j] = -.infinity
-                            }
+                            for j in 0..<nk where !mask.allows(query: i + mask.queryOffset, key: j) { sh[i * nk + j] = -.infinity }
                         }
                     }
                     // Softmax in place, or into the record's buffer so the scores stay.

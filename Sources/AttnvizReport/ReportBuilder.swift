@@ -18,7 +18,12 @@ public struct ReportBuilder {
     }
 
     /// Time spent per stage, for benchmarks.
-    public struct Timing: Sendable { public var analyses = 0.0, figures = 0.0, html = 0.0 }
+    public struct Timing: Sendable {
+        public var analyses = 0.0, figures = 0.0, html = 0.0
+        /// Each section's own analysis time (seconds), in catalogue order.
+        public var sections: [(id: String, seconds: Double)] = []
+        public var figureCount = 0
+    }
 
     @discardableResult
     public func write(_ study: Study, to output: String) throws -> Timing {
@@ -33,14 +38,17 @@ public struct ReportBuilder {
         let implemented = Dictionary(uniqueKeysWithValues: Sections.all.map { ($0.id, $0) })
         let entries = catalog.entries
         var results = [Result<SectionContent, Error>?](repeating: nil, count: entries.count)
+        var seconds = [Double](repeating: 0, count: entries.count)
         let lock = NSLock()
-        Parallel.chunks(entries.count) { range in
-            for i in range {
-                guard let section = implemented[entries[i].id] else { continue }
-                let r = Result { try section.build(study) }
-                lock.lock(); results[i] = r; lock.unlock()
-            }
+        // One shared queue: whichever core is free takes the next section.
+        Parallel.each(entries.count) { i in
+            guard let section = implemented[entries[i].id] else { return }
+            let start = Self.now()
+            let r = Result { try section.build(study) }
+            let took = Self.now() - start
+            lock.lock(); results[i] = r; seconds[i] = took; lock.unlock()
         }
+        timing.sections = zip(entries, seconds).filter { implemented[$0.0.id] != nil }.map { ($0.0.id, $0.1) }
         var built: [(Catalog.Entry, SectionContent?)] = []
         for (entry, result) in zip(entries, results) { built.append((entry, try result?.get())) }
         timing.analyses = Self.now() - t0
@@ -59,6 +67,7 @@ public struct ReportBuilder {
         do {
             t0 = Self.now()
             let jobs = built.flatMap { $0.1?.groups.flatMap(\.figures) ?? [] }
+            timing.figureCount = jobs.count
             try renderFigures(jobs, format: study.format, into: staging + "/figures")
             timing.figures = Self.now() - t0
             t0 = Self.now()
@@ -68,6 +77,11 @@ public struct ReportBuilder {
             }
             try write(html, to: staging + "/index.html")
             try write(style, to: staging + "/style.css")
+            do { try Self.json(study: study, sections: built).write(to: URL(fileURLWithPath: staging + "/report.json")) } catch let e as ReportError {
+                throw e
+            } catch {
+                throw ReportError.output(path: output + "/report.json", problem: error.localizedDescription)
+            }
             timing.html = Self.now() - t0
             try Self.replace(output, with: staging)
         } catch {

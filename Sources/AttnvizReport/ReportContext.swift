@@ -19,7 +19,7 @@ extension ReportBuilder {
             guard let content else { continue }
             rendered.append([
                 "id": entry.id, "anchor": "q-\(entry.id)", "part": entry.part, "titleEn": entry.titleEn, "titleZh": entry.titleZh,
-                "answer": content.answer, "findings": content.findings, "hasFindings": !content.findings.isEmpty,
+                "answer": content.answer, "findings": content.findings.map(\.text), "hasFindings": !content.findings.isEmpty,
                 "unavailable": content.unavailable ?? "", "isUnavailable": content.unavailable != nil,
                 "groups": content.groups.map { g -> [String: Any] in
                     ["title": g.title ?? "", "hasTitle": g.title != nil, "open": g.open,

@@ -2,32 +2,37 @@ import Foundation
 import AttnvizRender
 import AttnvizTrace
 
-/// Everything a report is computed from: the run of the user's sentence, and the extra runs the
-/// CLI made for sections that need them (the padded batch). Plain values: no model here.
+/// Everything a report is computed from: the run of the user's sentence, and the outcomes of
+/// the experiments (extra runs) the sections asked for. Plain values: no model here.
 public struct Study: Sendable {
     public var inputName: String
     public var text: String
     public var pair: String?
     public var trace: Trace
-    /// The sentence right-padded as in a batch with a longer one (nil when it fills every position).
-    public var padded: Trace?
-    /// Why there is no padded run, when there is none.
-    public var paddedUnavailable: String?
+    /// Outcome of every experiment the sections asked for (see `ReportPlan.experiments(for:)`).
+    public var runs: [Experiment: ExperimentOutcome] = [:]
+    /// false (--no-timings): sections ask for no timed experiments, so that the same input gives
+    /// byte-identical reports.
+    public var timings: Bool
     public var layers: [Int]
     public var heads: [Int]
     public var format: FigureFormat
 
-    public init(inputName: String, text: String, pair: String?, trace: Trace, padded: Trace?, layers: [Int]?, heads: [Int]?,
-                format: FigureFormat, paddedUnavailable: String? = nil) {
+    public init(inputName: String, text: String, pair: String?, trace: Trace, layers: [Int]?, heads: [Int]?,
+                format: FigureFormat, timings: Bool = true) {
         self.inputName = inputName
         self.text = text
         self.pair = pair
         self.trace = trace
-        self.padded = padded
-        self.paddedUnavailable = paddedUnavailable
+        self.timings = timings
         self.layers = layers ?? Array(0..<trace.layers.count)
         self.heads = heads ?? Array(0..<trace.model.heads)
         self.format = format
+    }
+
+    /// The outcome of an experiment a section asked for (unavailable if it was never run).
+    public func run(_ e: Experiment) -> ExperimentOutcome {
+        runs[e] ?? .unavailable("this run was not made")
     }
 
     public var n: Int { trace.tokens.count }
@@ -84,6 +89,22 @@ public struct Study: Sendable {
             let previousIsSpace = prev.allSatisfy { $0 < a.count && a[$0].properties.isWhitespace }
             return previousIsSpace && !a[r.lowerBound].properties.isWhitespace
         }
+    }
+
+    /// The padded batch the padding and normalisation sections share; nil when the sentence fills
+    /// every position.
+    public var paddedExperiment: Experiment? {
+        let k = Self.padCount(tokens: n, maxPositions: trace.model.maxPositions)
+        return k > 0 ? .padded(extra: k) : nil
+    }
+
+    /// The padded run, or why there is none.
+    public var padded: (trace: Trace?, reason: String) {
+        guard let e = paddedExperiment else {
+            return (nil, "the sentence already fills all \(trace.model.maxPositions) positions, so there is no room to pad it")
+        }
+        let outcome = run(e)
+        return (outcome.trace, outcome.reason ?? "")
     }
 
     /// How many pad tokens the padding section adds: as if batched with a sentence a quarter longer.

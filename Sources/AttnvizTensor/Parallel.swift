@@ -43,6 +43,17 @@ public enum Parallel {
         }
     }
 
+    /// Runs `body(i)` for every i in 0..<count, each item taken by whichever worker is free (a
+    /// shared queue: uneven items keep both cores busy). Bodies must synchronise their writes.
+    public static func each(_ count: Int, _ body: (Int) -> Void) {
+        guard count > 0 else { return }
+        if count == 1 || workers == 1 { for i in 0..<count { body(i) }; return }
+        withoutActuallyEscaping(body) { body in
+            let box = UncheckedBox(body)
+            DispatchQueue.concurrentPerform(iterations: count) { box.value($0) }
+        }
+    }
+
     /// Splits 0..<count into at most `workers` contiguous ranges of at least `minChunk` items and
     /// runs `body` on each concurrently. Ranges are disjoint: bodies may write their own slices.
     public static func chunks(_ count: Int, minChunk: Int = 1, _ body: (Range<Int>) -> Void) {

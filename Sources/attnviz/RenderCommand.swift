@@ -58,6 +58,9 @@ extension Attnviz {
         @Flag(help: "No progress messages on stderr.")
         var quiet = false
 
+        @Flag(name: .customLong("no-timings"), help: "Leave out measured times (sections then show counts only), so the same input gives byte-identical reports.")
+        var noTimings = false
+
         func validate() throws {
             if let output, output.isEmpty { throw ValidationError("--output must not be empty") }
             if input != "-", input.isEmpty { throw ValidationError("give a text file or - for standard input") }
@@ -92,18 +95,11 @@ extension Attnviz {
                 if let bad = heads?.values.first(where: { $0 >= info.heads }) {
                     throw CommandFailure(message: "--heads: head \(bad) does not exist (the model has \(info.heads): 0-\(info.heads - 1))")
                 }
-                let padCount = Study.padCount(tokens: trace.tokens.count, maxPositions: info.maxPositions)
-                var padded: AttnvizTrace.Trace?
-                var paddedWhyNot: String?
-                if padCount > 0 {
-                    padded = try session.tracePadded(trace, padCount: padCount)
-                    if padded == nil { paddedWhyNot = "attnviz pads BERT-style encoders only; this \(info.modelType) model has no pad token of its own" }
-                } else {
-                    paddedWhyNot = "the sentence already fills all \(info.maxPositions) positions, so there is no room to pad it"
-                }
-                let study = Study(inputName: input == "-" ? "standard input" : (input as NSString).lastPathComponent, text: text, pair: second,
-                                  trace: trace, padded: padded, layers: layers?.values, heads: heads?.values, format: format,
-                                  paddedUnavailable: paddedWhyNot)
+                var study = Study(inputName: input == "-" ? "standard input" : (input as NSString).lastPathComponent, text: text, pair: second,
+                                  trace: trace, layers: layers?.values, heads: heads?.values, format: format, timings: !noTimings)
+                let experiments = ReportPlan.experiments(for: study)
+                say("running \(experiments.count) experiments")
+                study.runs = session.run(experiments, base: trace)
                 try ReportBuilder(templates: templatesDir, progress: say).write(study, to: outputFolder)
                 print(URL(fileURLWithPath: outputFolder).appendingPathComponent("index.html").standardized.path)
         }

@@ -256,10 +256,13 @@ func childGEMM(n: Int) throws {
     print(String(format: "dense products at n=%d: %.2f ms, %.0f GFLOP/s", n, t * 1000, flops / t / 1e9))
 }
 
-/// The whole report of a text: load, tokenize, forward (+ the padded run), analyses, figures, HTML.
-func benchRender(text: String, label: String, reps: Int) throws {
+/// The whole report of a text: load, tokenize, forward, experiments, analyses, figures, HTML;
+/// with `sections`, also each section's analysis time (median).
+func benchRender(text: String, label: String, reps: Int, sections: Bool = false) throws {
     let templates = try TemplateLocator.find(override: nil)
     var rows: [[Double]] = []
+    var perSection: [String: [Double]] = [:], order: [String] = []
+    var experimentCount = 0, figureCount = 0
     for _ in 0..<reps {
         var t = now()
         let session = try Session.open(directory: ModelRegistry.defaultDirectory, note: nil)
@@ -269,26 +272,55 @@ func benchRender(text: String, label: String, reps: Int) throws {
         let tokenize = now() - t
         t = now()
         let trace = try session.trace(text: text)
-        let pad = Study.padCount(tokens: trace.tokens.count, maxPositions: trace.model.maxPositions)
-        let padded = pad > 0 ? try session.tracePadded(trace, padCount: pad) : nil as Trace?
         let forward = now() - t
-        let study = Study(inputName: label, text: text, pair: nil, trace: trace, padded: padded, layers: nil, heads: nil, format: .png)
+        var study = Study(inputName: label, text: text, pair: nil, trace: trace, layers: nil, heads: nil, format: .png)
+        t = now()
+        let experiments = ReportPlan.experiments(for: study)
+        study.runs = session.run(experiments, base: trace)
+        let runs = now() - t
+        experimentCount = experiments.count
         let out = NSTemporaryDirectory() + "attnviz-bench-report"
         let timing = try ReportBuilder(templates: templates).write(study, to: out)
-        rows.append([load, tokenize, forward, timing.analyses, timing.figures, timing.html, load + tokenize + forward + timing.analyses + timing.figures + timing.html, Double(tokens.count)])
+        figureCount = timing.figureCount
+        for (id, sec) in timing.sections {
+            if perSection[id] == nil { order.append(id) }
+            perSection[id, default: []].append(sec)
+        }
+        rows.append([load, tokenize, forward, runs, timing.analyses, timing.figures, timing.html,
+                     load + tokenize + forward + runs + timing.analyses + timing.figures + timing.html, Double(tokens.count)])
     }
-    let med = (0..<8).map { k in median(rows.map { $0[k] }) }
-    print(row([label, "\(Int(med[7]))", f(med[6] * 1000, 0), f(med[0] * 1000, 0), f(med[1] * 1000, 1), f(med[2] * 1000, 0),
-               f(med[3] * 1000, 0), f(med[4] * 1000, 0), f(med[5] * 1000, 0)], [10, 7, 9, 7, 9, 9, 10, 9, 7]))
+    let med = (0..<9).map { k in median(rows.map { $0[k] }) }
+    print(row([label, "\(Int(med[8]))", f(med[7] * 1000, 0), f(med[0] * 1000, 0), f(med[1] * 1000, 1), f(med[2] * 1000, 0),
+               "\(f(med[3] * 1000, 0)) (\(experimentCount))", f(med[4] * 1000, 0), "\(f(med[5] * 1000, 0)) (\(figureCount))", f(med[6] * 1000, 0)],
+              [10, 7, 9, 7, 9, 9, 14, 10, 14, 7]))
+    if sections {
+        print("\n### Analysis time per section, \(label) (\(Int(med[8])) tokens), median of \(reps), ms (sections run concurrently on both cores)")
+        print(row(["section", "ms"], [24, 8]))
+        for id in order { print(row([id, f(median(perSection[id] ?? []) * 1000, 1)], [24, 8])) }
+    }
+}
+
+/// Words of `text`, repeated, until the tokenizer gives at least `tokens` tokens.
+func textOf(tokens wanted: Int, from text: String) throws -> String {
+    let session = try Session.open(directory: ModelRegistry.defaultDirectory, note: nil)
+    let words = text.split(separator: " ")
+    var out: [Substring] = []
+    var i = 0
+    while try session.requireTokenizer().encode(out.joined(separator: " "), pair: nil, maxLength: 100_000, source: "bench").tokens.count < wanted {
+        out.append(words[i % words.count]); i += 1
+    }
+    return out.joined(separator: " ")
 }
 
 func benchRenders() throws {
-    print("\n## Whole report (all layers and heads), median of 5 runs, ms")
-    print(row(["text", "tokens", "total", "load", "tokenize", "forward", "analyses", "figures", "html"], [10, 7, 9, 7, 9, 9, 10, 9, 7]))
+    print("\n## Whole report (all layers and heads), median of 5 runs, ms (experiments: extra runs the sections asked for, in parallel; timed ones alone)")
+    print(row(["text", "tokens", "total", "load", "tokenize", "forward", "experiments", "analyses", "figures", "html"], [10, 7, 9, 7, 9, 9, 14, 10, 14, 7]))
     let example = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../examples/sentence.txt")
     let text = (try? String(contentsOf: example, encoding: .utf8)) ?? "The cat sat on the mat."
     try benchRender(text: text, label: "example", reps: 5)
-    try benchRender(text: String(repeating: text + " ", count: 4), label: "4× example", reps: 5)
+    try benchRender(text: try textOf(tokens: 64, from: text), label: "64 tokens", reps: 5, sections: true)
+    try benchRender(text: String(repeating: text + " ", count: 4), label: "4× example", reps: 3)
+    try benchRender(text: try textOf(tokens: 512, from: text), label: "512 tokens", reps: 1)
 }
 
 let args = CommandLine.arguments

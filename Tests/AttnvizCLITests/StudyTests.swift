@@ -9,7 +9,7 @@ import Testing
         let dir = CLI.repoRoot.appendingPathComponent("Tests/AttnvizModelTests/Fixtures/tiny/\(model)").path
         let session = try Session.open(directory: dir, note: nil)
         let trace = try session.trace(text: text)
-        return Study(inputName: "s", text: text, pair: nil, trace: trace, padded: nil, layers: nil, heads: nil, format: .png)
+        return Study(inputName: "s", text: text, pair: nil, trace: trace, layers: nil, heads: nil, format: .png)
     }
 
     /// Joining each word's pieces gives back the words of the input: whitespace-separated, with

@@ -40,8 +40,10 @@ struct ArchOverviewSection: Section {
             tables: [TableSpec(caption: "Parameters per component, counted from the tensors in model.safetensors.",
                                header: ["component", "parameters", "share"], rows: rows)],
             findings: [
-                "The checkpoint holds \(grouped(total)) parameters; the config predicts \(grouped(fromConfig)) for the parts attnviz runs, and the loaded weights have \(grouped(used))" + (fromConfig == used ? " — they agree." : " — they differ."),
-                "Embedding tables are \(Analysis.percent(embeddingShare)) of all parameters; each of the \(m.layers) blocks adds \(grouped(perLayer)).",
+                Finding("The checkpoint holds \(grouped(total)) parameters; the config predicts \(grouped(fromConfig)) for the parts attnviz runs, and the loaded weights have \(grouped(used))" + (fromConfig == used ? " — they agree." : " — they differ.")),
+                "Embedding tables are \(percent: "embedding_share", embeddingShare) of all parameters; each of the \("layers", m.layers) blocks adds \(grouped(perLayer)).",
+            ], values: [("parameters_checkpoint", .number(Double(total))), ("parameters_from_config", .number(Double(fromConfig))),
+                        ("parameters_loaded", .number(Double(used))), ("parameters_per_layer", .number(Double(perLayer)))
             ])
     }
 

@@ -67,7 +67,7 @@ struct AttnMultiheadSection: Section {
             }
             groups.append(FigureGroup(title: "Layer \(l): \(s.heads.count) heads", open: index == 0, figures: figures))
         }
-        var findings: [String] = []
+        var findings: [Finding] = []
         if let prev = stats.max(by: { $0.previous < $1.previous }) {
             findings.append("Head \(prev.head) of layer \(prev.layer) puts \(Analysis.percent(prev.previous)) of its weight on the previous token.")
         }

@@ -6,13 +6,15 @@ import AttnvizTrace
 struct AttnPaddingMaskSection: Section {
     let id = "attn-padding-mask"
 
+    func experiments(_ s: Study) -> [Experiment] { s.paddedExperiment.map { [$0] } ?? [] }
+
     func build(_ s: Study) throws -> SectionContent {
         let answer = [
             "Sentences in a batch must have one length, so shorter ones are filled with [PAD] tokens. Those tokens must not influence the real ones. The attention mask does this inside the scores: before the softmax, −∞ (in practice the most negative float) is added to every score whose key is a pad, so e^(−∞) = 0 and the pad columns get exactly zero weight.",
             "Only key columns are masked. Pad positions still compute outputs of their own (their rows), but nothing reads them, and losses ignore them. The run below checks the consequence numerically: every real token's output is the same with and without the padding.",
         ]
-        guard let padded = s.padded else {
-            return SectionContent(answer: answer, unavailable: s.paddedUnavailable ?? "no padded run was made")
+        guard let padded = s.padded.trace else {
+            return SectionContent(answer: answer, unavailable: s.padded.reason)
         }
         let n = s.n, total = padded.tokens.count, k = total - n
         let labels = padded.tokens.map(\.text)
@@ -45,7 +47,6 @@ struct AttnPaddingMaskSection: Section {
             groups: [FigureGroup(figures: figures)],
             tables: [TableSpec(caption: "Per layer: largest difference between a real token's output in the padded run and in the run alone, and the largest weight any query gives a [PAD] key.",
                                header: ["layer", "max |Δ| real outputs", "max weight on [PAD]"], rows: rows)],
-            findings: [String(format: "Across all %d layers the real tokens' outputs differ by at most %.1e from the unpadded run (floating-point noise), and the largest weight on a [PAD] key is %g.",
-                              padded.layers.count, worstHidden, worstPadWeight)])
+            findings: ["Across all \("layers", padded.layers.count) layers the real tokens' outputs differ by at most \("real_outputs_max_abs_diff", Double(worstHidden), "%.1e") from the unpadded run (floating-point noise), and the largest weight on a [PAD] key is \("pad_weight_max", Double(worstPadWeight), "%g")."])
     }
 }

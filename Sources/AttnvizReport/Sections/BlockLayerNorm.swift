@@ -1,3 +1,4 @@
+import AttnvizTrace
 import AttnvizRender
 import AttnvizTensor
 
@@ -5,6 +6,8 @@ import AttnvizTensor
 /// batch, and where the norm sits (post-LN vs pre-LN).
 struct BlockLayerNormSection: Section {
     let id = "block-layernorm"
+
+    func experiments(_ s: Study) -> [Experiment] { s.paddedExperiment.map { [$0] } ?? [] }
 
     func build(_ s: Study) throws -> SectionContent {
         var names: [String] = [], stdIn: [Double] = [], stdOut: [Double] = [], meanIn: [Double] = [], meanOut: [Double] = []
@@ -32,8 +35,8 @@ struct BlockLayerNormSection: Section {
                                colorbarLabel: "std over features", colormap: .viridis)
         var figures = [FigureSpec(file: Figures.file(id, "stats"), figure: plot, caption: "After every LayerNorm each token's vector has mean ≈ 0 and std ≈ 1 before the learned scale and shift; the learned γ, β then set the level shown."),
                        FigureSpec(file: Figures.file(id, "per-token"), figure: tokenMap, caption: "LayerNorm normalises each token separately, so these very different scales per token are each brought to a common one.")]
-        var findings = [String]()
-        if let padded = s.padded, let e = padded.embeddings {
+        var findings: [Finding] = []
+        if let padded = s.padded.trace, let e = padded.embeddings {
             // BatchNorm would average each feature over all positions of the batch, pads included.
             let n = s.n, total = padded.tokens.count, d = e.sum.shape[1]
             var shift = 0.0
@@ -44,8 +47,7 @@ struct BlockLayerNormSection: Section {
             }
             let lnSame = zip(Analysis.rowStats(padded.embeddings?.output ?? e.output).prefix(n), Analysis.rowStats(s.trace.embeddings?.output ?? e.output))
                 .reduce(0.0) { max($0, abs($1.0.std - $1.1.std)) }
-            findings.append(String(format: "In the padded batch (%d [PAD] added), BatchNorm-style statistics of the embedding features would move by %.3f on average per feature because pads are counted; LayerNorm's per-token statistics of the real tokens change by at most %.1e.",
-                                   total - n, shift / Double(d), lnSame))
+            findings.append("In the padded batch (\("pad_tokens", total - n) [PAD] added), BatchNorm-style statistics of the embedding features would move by \("batch_mean_shift_per_feature", shift / Double(d), "%.3f") on average per feature because pads are counted; LayerNorm's per-token statistics of the real tokens change by at most \("layernorm_std_change_max", lnSame, "%.1e").")
         }
         let placement = s.trace.model.normPlacement
         let post = BlockDiagram(title: "Post-LN (original Transformer, BERT)" + (placement == .post ? " — this model" : ""), boxes: [

@@ -36,12 +36,19 @@ struct InputTokenizeSection: Section {
         words.removeAll { $0.0.isEmpty }  // whitespace-only pieces (a final newline) are not words
         let split = words.filter { $0.1 > 1 }
         let unk = tokens.filter { $0.text == "[UNK]" }.count
-        var findings = ["The text became \(tokens.count) tokens, including \(tokens.filter { $0.isSpecial && $0.range == nil }.count) added special tokens."]
-        findings.append(split.isEmpty ? "Every word is a single vocabulary entry: nothing was split."
-            : "\(split.count) word(s) were cut into pieces: " + split.prefix(6).map { "“\($0.0)” → \($0.1) pieces" }.joined(separator: ", ") + ".")
-        if unk > 0 { findings.append("\(unk) token(s) became [UNK]: no sequence of vocabulary pieces covers them.") }
+        let added = tokens.filter { $0.isSpecial && $0.range == nil }.count
+        var findings: [Finding] = ["The text became \("tokens", tokens.count) tokens, including \("added_special_tokens", added) added special tokens."]
+        let content = tokens.count - added
+        if unk > 0 {
+            let share = Double(unk) / Double(max(content, 1))
+            let f: Finding = "\("unk_tokens", unk) of the \(content) tokens from the text (\(percent: "unk_share", share)) became [UNK]: the vocabulary has no pieces for them, so the model sees them all as the same unknown symbol."
+            findings.append(f.appending(share > 0.2 ? " This vocabulary does not cover the input's script: most of what follows describes [UNK] tokens, not your words." : ""))
+        }
+        let splitWords = split.filter { $0.0 != "[UNK]" }
+        findings.append(splitWords.isEmpty ? (unk > 0 ? "No word was cut into pieces; the words the vocabulary lacks became [UNK] whole." : "Every word is a single vocabulary entry: nothing was split.")
+            : Finding("\(splitWords.count) word(s) were cut into pieces: " + splitWords.prefix(6).map { "“\($0.0)” → \($0.1) pieces" }.joined(separator: ", ") + "."))
         if s.trace.truncatedTokens > 0 {
-            findings.append("The input was longer than the model's \(s.trace.model.maxPositions) positions: the last \(s.trace.truncatedTokens) tokens were dropped.")
+            findings.append("The input was longer than the model's \("max_positions", s.trace.model.maxPositions) positions: the last \("truncated_tokens", s.trace.truncatedTokens) tokens were dropped.")
         }
         var groups: [FigureGroup] = []
         if !words.isEmpty {

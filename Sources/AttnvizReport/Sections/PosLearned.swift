@@ -29,6 +29,6 @@ struct PosLearnedSection: Section {
                 FigureSpec(file: Figures.file(id, "similarity-sinusoidal"), figure: Figures.similarity(sin, n: n, labels: nil, title: "Sinusoidal: the same positions for comparison", axis: "position"),
                            caption: "The fixed encoding at the same width: neighbours \(Analysis.fixed(adjacent(sin))), positions 0 and \(n - 1): \(Analysis.fixed(far(sin)))."),
             ])],
-            findings: [String(format: "Position vector norms range from %.2f to %.2f (position 0: %.2f).", norms.min() ?? 0, norms.max() ?? 0, norms.first ?? 0)])
+            findings: ["Position vector norms range from \("norm_min", Double(norms.min() ?? 0), "%.2f") to \("norm_max", Double(norms.max() ?? 0), "%.2f") (position 0: \("norm_position_0", Double(norms.first ?? 0), "%.2f"))."])
     }
 }

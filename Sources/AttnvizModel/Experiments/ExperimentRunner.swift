@@ -1,0 +1,86 @@
+import AttnvizTensor
+import AttnvizTrace
+import Dispatch
+import Foundation
+
+/// Runs the experiments report sections ask for. Each distinct experiment runs once: the traced
+/// ones concurrently (one per core), then the timed ones one at a time, so that nothing else
+/// competes with them for the cores. A run that fails or does not apply to this model answers
+/// `.unavailable` with the reason; it never stops the others.
+extension Session {
+    public func run(_ experiments: [Experiment], base: Trace) -> [Experiment: ExperimentOutcome] {
+        var unique: [Experiment] = []
+        for e in experiments where !unique.contains(e) { unique.append(e) }
+        let traced = unique.filter { !$0.isTiming }, timed = unique.filter(\.isTiming)
+        var outcomes = [ExperimentOutcome?](repeating: nil, count: traced.count)
+        let lock = NSLock()
+        Parallel.each(traced.count) { i in
+            let outcome = self.outcome(traced[i], base: base)
+            lock.lock(); outcomes[i] = outcome; lock.unlock()
+        }
+        var result: [Experiment: ExperimentOutcome] = [:]
+        for (e, o) in zip(traced, outcomes) { result[e] = o ?? .unavailable("the run did not finish") }
+        for e in timed { result[e] = outcome(e, base: base) }
+        return result
+    }
+
+    /// One experiment's outcome; errors become the reason it is unavailable.
+    func outcome(_ e: Experiment, base: Trace) -> ExperimentOutcome {
+        do {
+            switch e {
+            case let .padded(extra): return try padded(extra: extra, base: base)
+            case let .reordered(permutation, positions): return try reordered(permutation, positions: positions, base: base)
+            case let .tiedQueryKey(layer): return try tiedQueryKey(layer: layer, base: base)
+            case let .restricted(pattern): return try restricted(pattern, base: base)
+            case let .masked(position): return try masked(position: position, base: base)
+            case let .otherText(text, pair): return try otherText(text, pair: pair)
+            case let .forwardTimes(lengths, repeats): return try forwardTimes(lengths: lengths, repeats: repeats, base: base)
+            case let .stepwise(repeats): return try stepwise(repeats: repeats, base: base)
+            case let .scoring(layer, head, repeats): return try scoring(layer: layer, head: head, repeats: repeats, base: base)
+            }
+        } catch {
+            return .unavailable("the run failed: \(error.description)")
+        }
+    }
+
+    /// One forward pass of `tokens` changed by `options`, recorded, for the single-stack models.
+    /// nil for encoder–decoder models (their experiments need a decoder input the sections do not give).
+    func traceChanged(_ tokens: [Token], options: ForwardOptions, keyMask: [Bool]? = nil, dropped: Int = 0) throws(ModelError) -> Trace? {
+        var info = model.info
+        info.sha256 = sha256
+        let recorder = Recorder()
+        switch model {
+        case let .bert(bert):
+            let last = try bert.forward(ids: tokens.map(\.id), typeIds: tokens.map(\.typeId), keyMask: keyMask, options: options, recorder: recorder)
+            return Trace(model: info, tokens: tokens, truncatedTokens: dropped, embeddings: recorder.embeddings, layers: recorder.layers, lastHidden: last)
+        case let .gpt2(gpt):
+            guard keyMask == nil else { return nil }
+            let (hidden, logits) = try gpt.forward(ids: tokens.map(\.id), options: options, recorder: recorder)
+            return Trace(model: info, tokens: tokens, truncatedTokens: dropped, embeddings: recorder.embeddings, layers: recorder.layers,
+                         lastHidden: hidden, logits: logits)
+        case .marian:
+            return nil
+        }
+    }
+
+    /// traceChanged, or the standard reason it is not available.
+    func changedOutcome(_ tokens: [Token], options: ForwardOptions) throws(ModelError) -> ExperimentOutcome {
+        guard let t = try traceChanged(tokens, options: options) else {
+            return .unavailable("attnviz runs this experiment on single-stack models (BERT, GPT-2), not on this \(model.info.modelType) model")
+        }
+        return .trace(t)
+    }
+
+    /// Median wall time of `body` over `repeats` runs (after one warm-up run), seconds.
+    static func medianTime(repeats: Int, _ body: () throws(ModelError) -> Void) throws(ModelError) -> Double {
+        try body()
+        var times: [Double] = []
+        for _ in 0..<max(1, repeats) {
+            let t0 = DispatchTime.now().uptimeNanoseconds
+            try body()
+            times.append(Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9)
+        }
+        times.sort()
+        return times[times.count / 2]
+    }
+}

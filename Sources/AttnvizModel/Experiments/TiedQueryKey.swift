@@ -1,0 +1,11 @@
+import AttnvizTrace
+
+extension Session {
+    /// `.tiedQueryKey(layer:)`: one layer's keys computed with W_Q and the query bias.
+    func tiedQueryKey(layer: Int, base: Trace) throws(ModelError) -> ExperimentOutcome {
+        guard layer >= 0, layer < model.info.layers else { return .unavailable("the model has no layer \(layer)") }
+        var options = ForwardOptions()
+        options.tiedQueryKeyLayer = layer
+        return try changedOutcome(base.tokens, options: options)
+    }
+}

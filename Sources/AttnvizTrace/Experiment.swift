@@ -1,0 +1,102 @@
+import AttnvizTensor
+
+/// An extra run of the loaded model that a report section asks for, as a plain value. Sections
+/// list the experiments they need; the CLI hands the distinct ones to the model layer, which runs
+/// each once and answers with an `ExperimentOutcome`. Neither side sees the other's internals:
+/// adding an experiment is one case here plus its implementation in the model layer.
+public enum Experiment: Hashable, Sendable {
+    /// The sentence right-padded with `extra` pad tokens under a padding mask, as inside a batch
+    /// with a longer sentence. The trace's tokens include the pads.
+    case padded(extra: Int)
+    /// The main run's tokens in the order `permutation` (new position i holds old token
+    /// permutation[i]); with `positions: false` the position embeddings are left out (zero).
+    case reordered(permutation: [Int], positions: Bool)
+    /// Layer `layer` computes its keys with W_Q and the query bias (k = q); every other weight as trained.
+    case tiedQueryKey(layer: Int)
+    /// Every layer's self-attention restricted to the keys `pattern` allows.
+    case restricted(KeyPattern)
+    /// The token at `position` replaced by the tokenizer's mask token ([MASK]).
+    case masked(position: Int)
+    /// Another text through the same model and tokenizer (nil pair: one segment).
+    case otherText(String, pair: String?)
+    /// Wall time (median of `repeats`) and the bytes held by the attention buffers of a forward
+    /// pass at each length (repeating the sentence's ids to fill the length).
+    case forwardTimes(lengths: [Int], repeats: Int)
+    /// The sentence in one parallel pass vs n dependent one-token steps (each token through every
+    /// layer, attending to the cached keys of the tokens before it).
+    case stepwise(repeats: Int)
+    /// Dot-product vs additive scoring of one head's recorded q and k, timed; additive parameters
+    /// are random (seeded), not trained.
+    case scoring(layer: Int, head: Int, repeats: Int)
+
+    /// Experiments that measure time: they run one at a time, after the others, so that nothing
+    /// else competes for the cores while they are timed.
+    public var isTiming: Bool {
+        switch self {
+        case .forwardTimes, .stepwise, .scoring: return true
+        default: return false
+        }
+    }
+}
+
+/// Which keys a query may attend to, beyond the model's own mask.
+public enum KeyPattern: Hashable, Sendable {
+    /// Keys within `window` positions of the query: |i − j| ≤ window.
+    case local(window: Int)
+    /// Keys a multiple of `stride` positions away: (i − j) mod stride = 0 (the query itself included).
+    case strided(stride: Int)
+
+    public func allows(query i: Int, key j: Int) -> Bool {
+        switch self {
+        case let .local(w): return abs(i - j) <= w
+        case let .strided(s): return s > 0 && abs(i - j) % s == 0
+        }
+    }
+
+    public var name: String {
+        switch self {
+        case let .local(w): return "local window ±\(w)"
+        case let .strided(s): return "strided, every \(s)th"
+        }
+    }
+}
+
+/// A timed measurement of an experiment.
+public struct Measurement: Sendable, Equatable {
+    public var label: String
+    /// Tokens processed.
+    public var n: Int
+    /// Median wall time, seconds.
+    public var seconds: Double
+    /// Bytes the measured computation held (e.g. scores and weights of every layer), 0 when not counted.
+    public var bytes: Int
+    /// Forward calls made.
+    public var calls: Int
+
+    public init(label: String, n: Int, seconds: Double, bytes: Int = 0, calls: Int = 1) {
+        self.label = label
+        self.n = n
+        self.seconds = seconds
+        self.bytes = bytes
+        self.calls = calls
+    }
+}
+
+/// What the model layer answers for one experiment.
+public enum ExperimentOutcome: Sendable {
+    case trace(Trace)
+    /// Timings, with any tensors computed on the way (e.g. the additive score map).
+    case measured([Measurement], tensors: [String: Tensor])
+    /// The experiment cannot run on this model: why, in a sentence.
+    case unavailable(String)
+
+    public var trace: Trace? {
+        if case let .trace(t) = self { return t }
+        return nil
+    }
+
+    public var reason: String? {
+        if case let .unavailable(r) = self { return r }
+        return nil
+    }
+}
