@@ -173,12 +173,13 @@ public final class Canvas {
         return f
     }
 
-    private func prepare(_ text: String, _ style: TextStyle, maxWidth: Double?) throws(RenderError) {
+    private func prepare(_ text: String, _ style: TextStyle, maxWidth: Double?, wrap: Bool = false) throws(RenderError) {
         pango_layout_set_font_description(layout.raw, try font(style).raw)
         pango_layout_set_text(layout.raw, text, -1)
         if let maxWidth {
             pango_layout_set_width(layout.raw, Int32(max(1, maxWidth) * Double(PANGO_SCALE)))
-            pango_layout_set_ellipsize(layout.raw, PANGO_ELLIPSIZE_END)
+            pango_layout_set_wrap(layout.raw, PANGO_WRAP_WORD_CHAR)
+            pango_layout_set_ellipsize(layout.raw, wrap ? PANGO_ELLIPSIZE_NONE : PANGO_ELLIPSIZE_END)
         } else {
             pango_layout_set_width(layout.raw, -1)
             pango_layout_set_ellipsize(layout.raw, PANGO_ELLIPSIZE_NONE)
@@ -187,8 +188,9 @@ public final class Canvas {
     }
 
     /// Size of `text` as it would be drawn (after ellipsizing to `maxWidth`).
-    public func measure(_ text: String, _ style: TextStyle, maxWidth: Double? = nil) throws(RenderError) -> Size {
-        try prepare(text, style, maxWidth: maxWidth)
+    /// With `wrap`, text longer than `maxWidth` goes on over several lines instead.
+    public func measure(_ text: String, _ style: TextStyle, maxWidth: Double? = nil, wrap: Bool = false) throws(RenderError) -> Size {
+        try prepare(text, style, maxWidth: maxWidth, wrap: wrap)
         var ink = PangoRectangle(), logical = PangoRectangle()
         pango_layout_get_pixel_extents(layout.raw, &ink, &logical)
         return Size(Double(logical.width), Double(logical.height))
@@ -197,9 +199,9 @@ public final class Canvas {
     /// Draws text anchored at `at`; `rotation` in radians turns it about the anchor
     /// (−π/2 reads bottom to top). Over-long text is cut with an ellipsis at `maxWidth`.
     public func text(_ text: String, at: Point, _ style: TextStyle, h: HAlign = .left, v: VAlign = .top,
-                     rotation: Double = 0, maxWidth: Double? = nil) throws(RenderError) {
+                     rotation: Double = 0, maxWidth: Double? = nil, wrap: Bool = false) throws(RenderError) {
         guard !text.isEmpty else { return }
-        let size = try measure(text, style, maxWidth: maxWidth)
+        let size = try measure(text, style, maxWidth: maxWidth, wrap: wrap)
         let dx: Double = h == .left ? 0 : (h == .center ? -size.width / 2 : -size.width)
         let dy: Double = v == .top ? 0 : (v == .middle ? -size.height / 2 : -size.height)
         cairo_save(cr.raw)

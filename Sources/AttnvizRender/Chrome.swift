@@ -31,11 +31,12 @@ public enum Chrome {
 
     /// Height the title takes (with the gap below it).
     public static func titleHeight(_ title: String, canvas: Canvas, maxWidth: Double) throws(RenderError) -> Double {
-        try canvas.measure(title, canvas.theme.title, maxWidth: maxWidth).height + canvas.theme.gap
+        try canvas.measure(title, canvas.theme.title, maxWidth: maxWidth, wrap: true).height + canvas.theme.gap
     }
 
     public static func drawTitle(_ title: String, canvas: Canvas, x: Double, y: Double, maxWidth: Double) throws(RenderError) {
-        try canvas.text(title, at: Point(x, y), canvas.theme.title, maxWidth: maxWidth)
+        // Long titles wrap onto more lines (never cut): the figure grows by the extra height.
+        try canvas.text(title, at: Point(x, y), canvas.theme.title, maxWidth: maxWidth, wrap: true)
     }
 
     /// Vertical colorbar: the gradient, ticks with values, and a rotated label on its right.

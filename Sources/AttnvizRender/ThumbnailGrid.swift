@@ -50,6 +50,22 @@ public struct ThumbnailGrid: Figure {
 
     public func size(measuring canvas: Canvas) throws(RenderError) -> Size { try layout(canvas).total }
 
+    /// A [size, size] tile shrunk to at most `pixels` per side by keeping the largest value of each
+    /// block, so that a thin line of high weight survives (an average would fade it to the
+    /// background). Blocks with no finite value stay masked (−∞). Tiles that fit are unchanged.
+    public static func pooled(_ v: [Float], size: Int, to pixels: Int) -> (values: [Float], side: Int) {
+        guard pixels > 0, size > pixels else { return (v, size) }
+        let block = (size + pixels - 1) / pixels, side = (size + block - 1) / block
+        var out = [Float](repeating: -.infinity, count: side * side)
+        for i in 0..<size {
+            for j in 0..<size {
+                let x = v[i * size + j], k = (i / block) * side + j / block
+                if x.isFinite, !(out[k] >= x) { out[k] = x }
+            }
+        }
+        return (out, side)
+    }
+
     public func draw(on c: Canvas) throws(RenderError) {
         let l = try layout(c)
         let t = c.theme
@@ -59,13 +75,14 @@ public struct ThumbnailGrid: Figure {
         let maskPixel = Colormap.pixel(t.maskFill)
         for r in 0..<rows {
             for col in 0..<columns {
-                let values = tiles[r * columns + col]
+                let (values, side) = Self.pooled(tiles[r * columns + col], size: tileSize, to: Int(tilePixels))
                 let pixels = values.map { v -> UInt32 in
                     v.isFinite ? lut[Int((min(1, max(0, range.normalized(Double(v)))) * 255).rounded())] : maskPixel
                 }
                 let rect = Rect(l.grid.x + Double(col) * (tilePixels + gap), l.grid.y + Double(r) * (tilePixels + gap), tilePixels, tilePixels)
-                try c.image(pixels: pixels, width: tileSize, height: tileSize, in: rect)
-                c.stroke(rect, t.grid, width: 0.6)
+                try c.image(pixels: pixels, width: side, height: side, in: rect)
+                // The frame sits outside the image, so the first and last rows and columns stay visible.
+                c.stroke(Rect(rect.x - 1, rect.y - 1, rect.width + 2, rect.height + 2), t.grid, width: 0.6)
             }
             let y = l.grid.y + Double(r) * (tilePixels + gap) + tilePixels / 2
             try c.text(rowTitles[r], at: Point(l.grid.x - t.gap, y), t.tick, h: .right, v: .middle)

@@ -33,6 +33,13 @@ extension ReportBuilder {
                 },
             ])
         }
+        // Text the vocabulary does not cover (e.g. Chinese through an English vocabulary) becomes
+        // [UNK]: said at the top, since every later section then describes unknown tokens.
+        let content = study.trace.tokens.filter { !($0.isSpecial && $0.range == nil) }
+        let unknown = content.filter { $0.text == "[UNK]" }.count
+        let unkShare = Double(unknown) / Double(max(content.count, 1))
+        let unkWarning = unknown == 0 ? "" : "\(unknown) of the \(content.count) tokens from your text (\(Analysis.percent(unkShare))) are [UNK]: this model's vocabulary has no pieces for them, so it sees them all as the same unknown symbol."
+            + (unkShare > 0.2 ? " The figures below mostly show how the model treats unknown tokens, not your words; try a model whose vocabulary covers the script." : "")
         let computed = coverage.filter { ($0["computed"] as? Bool) == true }.count
         return [
             "title": "attnviz study report",
@@ -40,6 +47,7 @@ extension ReportBuilder {
             "pair": study.pair ?? "", "hasPair": study.pair != nil,
             "inputName": study.inputName,
             "tokens": study.n,
+            "unkWarning": unkWarning, "hasUnkWarning": !unkWarning.isEmpty,
             "truncated": study.trace.truncatedTokens, "isTruncated": study.trace.truncatedTokens > 0,
             "maxPositions": m.maxPositions,
             "model": m.name, "modelType": m.modelType, "sha256": m.sha256 ?? "unknown",

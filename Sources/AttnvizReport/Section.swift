@@ -77,7 +77,7 @@ public enum ReportPlan {
 enum Sections {
     /// The sections implemented so far, in catalogue order.
     static let all: [any Section] = [
-        ArchOverviewSection(), InputTokenizeSection(), PosSinusoidalSection(), PosLearnedSection(),
+        ArchOverviewSection(), ArchVsRnnCnnSection(), ArchStrengthsLimitsSection(), InputTokenizeSection(), PosSinusoidalSection(), PosLearnedSection(),
         AttnScaledSection(), AttnMultiheadSection(), AttnModelViewSection(), AttnPaddingMaskSection(),
         BlockResidualSection(), BlockLayerNormSection(),
     ]

@@ -25,8 +25,8 @@ struct ArchOverviewSection: Section {
             fromConfig = m.vocabSize * d + positions + m.layers * perLayer + m.decoderLayers * (perLayer + attention + norm) + m.vocabSize
         }
         let used = m.parameterCounts.filter { !$0.component.hasPrefix("not used") }.reduce(0) { $0 + $1.count }
-        let rows = m.parameterCounts.map { [$0.component, grouped($0.count), Analysis.percent(Double($0.count) / Double(max(total, 1)))] }
-            + [["total in the checkpoint", grouped(total), "100%"]]
+        let rows = m.parameterCounts.map { [$0.component, Analysis.grouped($0.count), Analysis.percent(Double($0.count) / Double(max(total, 1)))] }
+            + [["total in the checkpoint", Analysis.grouped(total), "100%"]]
         let embeddingShare = Double(m.parameterCounts.filter { $0.component.contains("embeddings") }.reduce(0) { $0 + $1.count }) / Double(max(total, 1))
         return SectionContent(
             answer: [
@@ -40,8 +40,8 @@ struct ArchOverviewSection: Section {
             tables: [TableSpec(caption: "Parameters per component, counted from the tensors in model.safetensors.",
                                header: ["component", "parameters", "share"], rows: rows)],
             findings: [
-                Finding("The checkpoint holds \(grouped(total)) parameters; the config predicts \(grouped(fromConfig)) for the parts attnviz runs, and the loaded weights have \(grouped(used))" + (fromConfig == used ? " — they agree." : " — they differ.")),
-                "Embedding tables are \(percent: "embedding_share", embeddingShare) of all parameters; each of the \("layers", m.layers) blocks adds \(grouped(perLayer)).",
+                Finding("The checkpoint holds \(Analysis.grouped(total)) parameters; the config predicts \(Analysis.grouped(fromConfig)) for the parts attnviz runs, and the loaded weights have \(Analysis.grouped(used))" + (fromConfig == used ? " — they agree." : " — they differ.")),
+                "Embedding tables are \(percent: "embedding_share", embeddingShare) of all parameters; each of the \("layers", m.layers) blocks adds \(Analysis.grouped(perLayer)).",
             ], values: [("parameters_checkpoint", .number(Double(total))), ("parameters_from_config", .number(Double(fromConfig))),
                         ("parameters_loaded", .number(Double(used))), ("parameters_per_layer", .number(Double(perLayer)))
             ])
@@ -93,15 +93,5 @@ struct ArchOverviewSection: Section {
             boxes.append(.init(title: "Output head (tied to the token embeddings)", detail: "next-token distributions over \(m.vocabSize) ids", color: .white))
         }
         return (boxes, repeated)
-    }
-
-    func grouped(_ n: Int) -> String {
-        let s = String(n)
-        var out = ""
-        for (i, ch) in s.reversed().enumerated() {
-            if i > 0, i % 3 == 0 { out.append(",") }
-            out.append(ch)
-        }
-        return String(out.reversed())
     }
 }

@@ -58,7 +58,7 @@ struct AttnModelViewSection: Section {
                 "Attention rollout follows information through the stack: each layer's head-averaged map, with the identity added for the residual connection, is multiplied through the layers. The result estimates how much each output position draws on each input token — a rough guide, not an exact attribution.",
             ],
             groups: [FigureGroup(figures: [
-                FigureSpec(file: Figures.file(id, "grid"), figure: grid, caption: "Rows are layers, columns heads; each tile is queries (down) × keys (across) on one colour scale from 0 to 1." + (causal ? " Grey: future keys, removed by the causal mask." : "")),
+                FigureSpec(file: Figures.file(id, "grid"), figure: grid, caption: "Rows are layers, columns heads; each tile is queries (down) × keys (across) on one colour scale from 0 to 1. The first column of a tile is \(s.labels.first ?? "the first token"), the last \(s.labels.last ?? "the last token")." + (n > Int(grid.tilePixels) ? " With \(n) tokens a tile has more cells than pixels: each pixel shows the largest weight of its block, so thin lines stay visible." : "") + (causal ? " Grey: future keys, removed by the causal mask." : "")),
                 FigureSpec(file: Figures.file(id, "rollout"), figure: rollout, caption: "Row i: how much output position i, after all layers, is traced back to each input token. Colours are on a log scale so that weights from 0.1% to 100% are all visible; the bright columns are where most of the weight goes."),
             ])],
             findings: findings)

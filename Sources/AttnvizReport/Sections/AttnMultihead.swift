@@ -10,6 +10,8 @@ struct AttnMultiheadSection: Section {
     struct HeadStats {
         var layer: Int, head: Int
         var entropy: Double, distance: Double, previous: Double, selfShare: Double, special: Double
+        /// Everything else: 1 − the three disjoint shares above.
+        var other: Double { max(0, 1 - previous - selfShare - special) }
     }
 
     static func stats(_ s: Study) -> [HeadStats] {
@@ -18,12 +20,20 @@ struct AttnMultiheadSection: Section {
         for l in s.layers {
             guard let w = s.trace.layers[l].selfAttention?.weights else { continue }
             let n = w.shape[1]
+            // Disjoint key sets per query: the sink tokens count only as sink, so a query's own
+            // key or its previous key is counted only when it is not a sink; the shares add up.
+            let sinks = Set(special), m = w.shape[2]
             for h in s.heads {
-                var sp = 0.0
-                for i in 0..<n { for j in special { sp += Double(w.data[(h * n + i) * n + j]) } }
+                var sp = 0.0, prev = 0.0, own = 0.0
+                for i in 0..<n {
+                    let row = (h * n + i) * m
+                    for j in special where j < m { sp += Double(w.data[row + j]) }
+                    if i < m, !sinks.contains(i) { own += Double(w.data[row + i]) }
+                    if i >= 1, i - 1 < m, !sinks.contains(i - 1) { prev += Double(w.data[row + i - 1]) }
+                }
+                let count = Double(max(n, 1))
                 out.append(HeadStats(layer: l, head: h, entropy: Analysis.meanEntropy(w, head: h), distance: Analysis.meanDistance(w, head: h),
-                                     previous: Analysis.share(w, head: h, queries: 1..<max(n, 1)) { $0 - 1 },
-                                     selfShare: Analysis.share(w, head: h) { $0 }, special: sp / Double(max(n, 1))))
+                                     previous: prev / count, selfShare: own / count, special: sp / count))
             }
         }
         return out
@@ -44,8 +54,8 @@ struct AttnMultiheadSection: Section {
             let layerStats = stats.filter { $0.layer == l }
             var figures: [FigureSpec] = []
             let entropy = BarChart(title: "Layer \(l): how spread out each head is", categories: s.heads.map { "head \($0)" },
-                                   series: [("mean entropy (nats)", layerStats.map(\.entropy)), ("mean distance (tokens)", layerStats.map(\.distance))],
-                                   xLabel: "head", yLabel: "nats / tokens")
+                                   series: [("mean row entropy", layerStats.map(\.entropy))],
+                                   xLabel: "head", yLabel: "mean entropy of a row (nats)")
             let focused = layerStats.min { $0.entropy < $1.entropy }, broad = layerStats.max { $0.entropy < $1.entropy }
             figures.append(FigureSpec(file: Figures.file(id, "L\(l)-entropy"), figure: entropy,
                 caption: "Head \(focused?.head ?? 0) is the most focused (\(Analysis.fixed(focused?.entropy ?? 0)) nats), head \(broad?.head ?? 0) the most spread out (\(Analysis.fixed(broad?.entropy ?? 0)) nats); " + uniform))
@@ -63,19 +73,19 @@ struct AttnMultiheadSection: Section {
                 figures.append(FigureSpec(file: Figures.file(id, "L\(l)-H\(h)"),
                     figure: Figures.head(w, head: h, labels: s.labels, title: "Layer \(l), head \(h)",
                                          maskedBy: causal ? s.trace.layers[l].selfAttention?.scores : nil, maskLabel: "future token (causal mask)"),
-                    caption: "Entropy \(Analysis.fixed(st?.entropy ?? 0)) nats; \(Analysis.percent(st?.previous ?? 0)) of its weight on the previous token, \(Analysis.percent(st?.selfShare ?? 0)) on the token itself, \(Analysis.percent(st?.special ?? 0)) on \(sink.name)."))
+                    caption: "Entropy \(Analysis.fixed(st?.entropy ?? 0)) nats; of its weight \(Analysis.percent(st?.special ?? 0)) goes to \(sink.name), \(Analysis.percent(st?.selfShare ?? 0)) to the token itself, \(Analysis.percent(st?.previous ?? 0)) to the previous token and \(Analysis.percent(st?.other ?? 0)) elsewhere (disjoint shares, adding up to 100%)."))
             }
             groups.append(FigureGroup(title: "Layer \(l): \(s.heads.count) heads", open: index == 0, figures: figures))
         }
         var findings: [Finding] = []
         if let prev = stats.max(by: { $0.previous < $1.previous }) {
-            findings.append("Head \(prev.head) of layer \(prev.layer) puts \(Analysis.percent(prev.previous)) of its weight on the previous token.")
+            findings.append("Head \("previous_head", prev.head) of layer \("previous_layer", prev.layer) puts \(percent: "previous_share", prev.previous) of its weight on the previous token (not counting \(sink.name)).")
         }
         if let top = stats.max(by: { $0.special < $1.special }) {
-            findings.append("Head \(top.head) of layer \(top.layer) sends \(Analysis.percent(top.special)) of its weight to \(sink.name) — a common “no-op” pattern when a head has nothing to look for.")
+            findings.append("Head \("sink_head", top.head) of layer \("sink_layer", top.layer) sends \(percent: "sink_share", top.special) of its weight to \(sink.name) — a common “no-op” pattern when a head has nothing to look for.")
         }
         if let focused = stats.min(by: { $0.entropy < $1.entropy }) {
-            findings.append("The most focused head overall is head \(focused.head) of layer \(focused.layer) (\(Analysis.fixed(focused.entropy)) nats).")
+            findings.append("The most focused head overall is head \("focused_head", focused.head) of layer \("focused_layer", focused.layer) (\("focused_entropy_nats", focused.entropy, "%.2f") nats).")
         }
         return SectionContent(
             answer: [
@@ -83,10 +93,10 @@ struct AttnMultiheadSection: Section {
                 "The maps below are this sentence's. Heads in the same layer differ visibly, which is the point: the divergence matrix measures how differently each pair attends.",
             ],
             groups: groups,
-            tables: [TableSpec(caption: "Per head: mean row entropy (nats), mean distance between query and attended key (tokens), and shares of weight on the previous token, on itself, and on \(sink.name).",
-                               header: ["layer", "head", "entropy", "distance", "previous", "self", sink.short],
+            tables: [TableSpec(caption: "Per head: mean row entropy (nats), mean distance between query and attended key (tokens), and the head's weight split into disjoint shares — on \(sink.name), on the token itself, on the previous token (each counted only when it is not \(sink.name)) and elsewhere; the four shares add up to 100%.",
+                               header: ["layer", "head", "entropy (nats)", "distance (tokens)", sink.short, "self", "previous", "elsewhere"],
                                rows: stats.map { ["\($0.layer)", "\($0.head)", Analysis.fixed($0.entropy), Analysis.fixed($0.distance, 1),
-                                                  Analysis.percent($0.previous), Analysis.percent($0.selfShare), Analysis.percent($0.special)] })],
+                                                  Analysis.percent($0.special), Analysis.percent($0.selfShare), Analysis.percent($0.previous), Analysis.percent($0.other)] })],
             findings: findings)
     }
 }

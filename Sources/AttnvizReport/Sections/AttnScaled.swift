@@ -26,7 +26,7 @@ struct AttnScaledSection: Section {
         let variances = widths.map { Self.dotVariance(d: $0, seed: UInt64($0)) }
         let logX = widths.map { log2(Double($0)) }
         let ticks = widths.map { (log2(Double($0)), String($0)) }
-        var plot = LinePlot(title: "Variance of q·k for random unit-variance vectors", series: [
+        var plot = LinePlot(title: "Variance of q·k for random unit-variance vectors (illustration, not from the run)", series: [
             .init(name: "measured (2000 pairs)", x: logX, y: variances.map(log2), markers: true),
             .init(name: "d_k (theory)", x: logX, y: widths.map { log2(Double($0)) }, dashed: true),
             .init(name: "after dividing by √d_k", x: logX, y: zip(variances, widths).map { log2($0 / Double($1)) }, markers: true),
@@ -38,15 +38,21 @@ struct AttnScaledSection: Section {
         var scaledEntropy: [Double] = [], unscaledEntropy: [Double] = []
         var layerEntropyScaled: [Double] = [], layerEntropyUnscaled: [Double] = []
         var example: (Heatmap, Heatmap)?
+        var layerVariances: [(layer: Int, variance: Double)] = []
+        var jacobians: [(layer: Int, scaled: Double, raw: Double, entropyScaled: Double, maxRaw: Double)] = []
         let root = Double(dk).squareRoot()
         for l in s.layers {
             guard let a = s.trace.layers[l].selfAttention else { continue }
             let n = a.weights.shape[1], k = a.weights.shape[2]
             var hs = 0.0, hu = 0.0, ms = 0.0, mu = 0.0, js = 0.0, ju = 0.0
+            var sum = 0.0, sumSq = 0.0, finite = 0.0
             var unscaledWeights = [Float](repeating: 0, count: a.weights.count)
             for head in s.heads {
                 for i in 0..<n {
                     let base = (head * n + i) * k
+                    for j in 0..<k where a.scores.data[base + j].isFinite {
+                        let v = Double(a.scores.data[base + j]); sum += v; sumSq += v * v; finite += 1
+                    }
                     let scaled = (0..<k).map { Double(a.weights.data[base + $0]) }
                     let raw = Analysis.softmax((0..<k).map { Double(a.scores.data[base + $0]) * root })
                     for j in 0..<k { unscaledWeights[base + j] = Float(raw[j]) }
@@ -55,18 +61,25 @@ struct AttnScaledSection: Section {
                     js += Analysis.softmaxJacobianNorm(scaled); ju += Analysis.softmaxJacobianNorm(raw)
                 }
             }
-            let count = Double(s.heads.count * n)
+            let count = Double(max(s.heads.count * n, 1))
+            let variance = finite > 0 ? max(0, sumSq / finite - (sum / finite) * (sum / finite)) : 0
+            layerVariances.append((l, variance))
+            jacobians.append((l, js / count, ju / count, hs / count, mu / count))
             layerEntropyScaled.append(hs / count); layerEntropyUnscaled.append(hu / count)
             scaledEntropy.append(hs / count); unscaledEntropy.append(hu / count)
-            rows.append(["\(l)", Analysis.fixed(hs / count), Analysis.fixed(hu / count), Analysis.percent(ms / count), Analysis.percent(mu / count),
+            rows.append(["\(l)", Analysis.fixed(variance), Analysis.fixed(hs / count), Analysis.fixed(hu / count), Analysis.percent(ms / count), Analysis.percent(mu / count),
                          Analysis.fixed(js / count, 3), Analysis.fixed(ju / count, 3)])
             if example == nil, let head = s.heads.first {
                 let unscaled = try Tensor(shape: a.weights.shape, data: unscaledWeights)
                 let mask = s.trace.model.architecture == .encoder ? nil : a.scores  // show a causal mask as masked
-                example = (Figures.head(a.weights, head: head, labels: s.labels, title: "Layer \(l), head \(head): softmax(q·k / √\(dk)) — as the model runs",
-                                        maskedBy: mask, maskLabel: "future token (causal mask)"),
-                           Figures.head(unscaled, head: head, labels: s.labels, title: "Layer \(l), head \(head): softmax(q·k) — without the scale",
-                                        maskedBy: mask, maskLabel: "future token (causal mask)"))
+                var scaledMap = Figures.head(a.weights, head: head, labels: s.labels, title: "Layer \(l), head \(head): softmax(q·k / √\(dk)) — as the model runs",
+                                             maskedBy: mask, maskLabel: "future token (causal mask)")
+                var unscaledMap = Figures.head(unscaled, head: head, labels: s.labels, title: "Layer \(l), head \(head): softmax(q·k) — without the scale",
+                                               maskedBy: mask, maskLabel: "future token (causal mask)")
+                // One colour range for both maps, so the sharpening shows as it is.
+                let top = max(scaledMap.range?.max ?? 1, unscaledMap.range?.max ?? 1)
+                scaledMap.range = ColorRange(0, top); unscaledMap.range = ColorRange(0, top)
+                example = (scaledMap, unscaledMap)
             }
         }
         let chart = BarChart(title: "Mean attention entropy per layer, with and without the scale",
@@ -80,8 +93,8 @@ struct AttnScaledSection: Section {
                        caption: "Without the scale every layer's softmax is sharper (lower entropy): on average \(Analysis.fixed(Analysis.mean(scaledEntropy))) nats with it vs \(Analysis.fixed(Analysis.mean(unscaledEntropy))) without."),
         ]
         if let example {
-            figures.append(FigureSpec(file: Figures.file(id, "head-scaled"), figure: example.0, caption: "The head as the model computes it."))
-            figures.append(FigureSpec(file: Figures.file(id, "head-unscaled"), figure: example.1, caption: "The same scores multiplied back by √\(dk): weight piles onto fewer keys."))
+            figures.append(FigureSpec(file: Figures.file(id, "head-scaled"), figure: example.0, caption: "The head as the model computes it (same colour range as the next map)."))
+            figures.append(FigureSpec(file: Figures.file(id, "head-unscaled"), figure: example.1, caption: "The same scores multiplied back by √\(dk), on the same colour range: weight piles onto fewer keys."))
         }
         return SectionContent(
             answer: [
@@ -89,8 +102,29 @@ struct AttnScaledSection: Section {
                 "A saturated softmax has a tiny gradient: its Jacobian diag(p) − p pᵀ goes to zero as p approaches one-hot, so learning stalls. Dividing by √d_k restores unit variance whatever the head width, keeping the softmax in the range where it still passes gradient back.",
             ],
             groups: [FigureGroup(figures: figures)],
-            tables: [TableSpec(caption: "Per layer (selected heads, all query rows): mean entropy, mean largest weight, and mean Frobenius norm of the softmax Jacobian, with and without the 1/√d_k scale.",
-                               header: ["layer", "entropy ÷√d_k", "entropy raw", "max weight ÷√d_k", "max weight raw", "‖J‖ ÷√d_k", "‖J‖ raw"], rows: rows)],
-            findings: ["Removing the scale multiplies every score by √\(dk) ≈ \(Analysis.fixed(root, 2)) in this model."])
+            tables: [TableSpec(caption: "Per layer (selected heads, all query rows): variance of the scaled scores as the model runs, mean entropy, mean largest weight, and mean Frobenius norm of the softmax Jacobian, with and without the 1/√d_k scale.",
+                               header: ["layer", "var(q·k/√d_k)", "entropy ÷√d_k", "entropy raw", "max weight ÷√d_k", "max weight raw", "‖J‖ ÷√d_k", "‖J‖ raw"], rows: rows)],
+            findings: findings(dk: dk, root: root, n: s.n, variances: layerVariances, jacobians: jacobians))
+    }
+
+    /// The run's findings: the factor, the real variance of the trained scores, and where the
+    /// Jacobian grows without the scale (a flat softmax sharpened) or shrinks (a saturated one).
+    func findings(dk: Int, root: Double, n: Int, variances: [(layer: Int, variance: Double)],
+                  jacobians: [(layer: Int, scaled: Double, raw: Double, entropyScaled: Double, maxRaw: Double)]) -> [Finding] {
+        var out: [Finding] = ["Removing the scale multiplies every score by √\(dk) ≈ \("scale_factor", root, "%.2f") in this model."]
+        if let lo = variances.min(by: { $0.variance < $1.variance }), let hi = variances.max(by: { $0.variance < $1.variance }) {
+            out.append("The trained model's scaled scores are not unit-variance: their variance per layer runs from \("scaled_score_variance_min", lo.variance, "%.2f") (layer \(lo.layer)) to \("scaled_score_variance_max", hi.variance, "%.2f") (layer \(hi.layer)). The “variance ≈ 1” argument is about independent random q and k, as at initialisation; training then shapes q and k, and the scale only fixes where learning starts.")
+        }
+        let grows = jacobians.filter { $0.raw > $0.scaled }, shrinks = jacobians.filter { $0.raw <= $0.scaled }
+        if !grows.isEmpty {
+            let layers = grows.map { "\($0.layer)" }.joined(separator: ", ")
+            let f: Finding = "Without the scale the Jacobian norm is larger in \("layers_jacobian_larger_unscaled", grows.count) layer(s) (\(layers)). There the scaled softmax is already flat (mean entropy up to \("flat_entropy_nats", grows.map(\.entropyScaled).max() ?? 0, "%.2f") nats; uniform over \(n) keys is \(String(format: "%.2f", log(Double(max(n, 1))))))"
+            out.append(f.appending(", and ‖diag(p) − p pᵀ‖ is small both for a flat p and for a one-hot p, largest in between: sharpening a flat softmax first raises it. The gradient vanishes only once the softmax saturates."))
+        }
+        if !shrinks.isEmpty {
+            let layers = shrinks.map { "\($0.layer)" }.joined(separator: ", ")
+            out.append("In layer(s) \(layers) the unscaled softmax is close to saturation (mean largest weight up to \(percent: "unscaled_max_weight_max", shrinks.map(\.maxRaw).max() ?? 0)) and its Jacobian norm falls to as little as \("unscaled_jacobian_min", shrinks.map(\.raw).min() ?? 0, "%.3f"), against \("scaled_jacobian_at_same_layer", shrinks.min(by: { $0.raw < $1.raw })?.scaled ?? 0, "%.3f") with the scale — the vanishing gradient the scale prevents.")
+        }
+        return out
     }
 }

@@ -1,0 +1,49 @@
+@testable import AttnvizReport
+import Foundation
+import Testing
+
+/// The cost sections' arithmetic against its definitions.
+@Suite struct CostSectionTests {
+    /// A quadratic sampled exactly (with a scale like milliseconds) is recovered by the fit.
+    @Test(arguments: [(0.5, 0.02, 0.003), (3.0, 0.0, 1e-4), (-1.0, 0.3, 0.0)])
+    func quadraticFitRecoversACurve(a: Double, b: Double, c: Double) throws {
+        let xs = [16.0, 32, 64, 128, 256, 512]
+        func curve(_ x: Double) -> Double { a + b * x + c * x * x }
+        let ys = xs.map(curve)
+        let fit = try #require(ArchStrengthsLimitsSection.quadraticFit(xs, ys))
+        func fitted(_ x: Double) -> Double { fit.a + fit.b * x + fit.c * x * x }
+        let scale = ys.map(abs).max() ?? 1
+        let worst = xs.map { abs(fitted($0) - curve($0)) }.max() ?? 0
+        print("  fit (\(a), \(b), \(c)) → (\(fit.a), \(fit.b), \(fit.c)); max |Δ| = \(worst)")
+        #expect(worst <= 1e-9 * scale * Double(xs.count))
+        #expect(ArchStrengthsLimitsSection.quadraticFit([1, 2], [1, 2]) == nil)
+    }
+
+    /// Lengths stay within the model's positions and end at the limit.
+    @Test(arguments: [1, 7, 16, 100, 512, 1024])
+    func timedLengthsEndAtTheLimit(limit: Int) {
+        let lengths = ArchStrengthsLimitsSection.lengths(maxPositions: limit)
+        #expect(lengths.last == limit)
+        #expect(lengths.allSatisfy { $0 >= 1 && $0 <= limit })
+        #expect(lengths == lengths.sorted() && Set(lengths).count == lengths.count)
+    }
+
+    /// Operation counts by their formulas, counted with loops for small sizes.
+    @Test(arguments: [(1, 4), (5, 8), (12, 3)])
+    func operationCountsMatchLoops(n: Int, d: Int) {
+        let ops = ArchVsRnnCnnSection.operations(n: n, d: d, kernel: 3)
+        var attention = 0, recurrent = 0
+        for _ in 0..<n { for _ in 0..<n { attention += d } }       // one d-long dot product per pair
+        for _ in 0..<n { for _ in 0..<d { recurrent += d } }       // a d × d matrix–vector product per step
+        #expect(ops.attention == Double(attention))
+        #expect(ops.recurrent == Double(recurrent))
+        #expect(ops.convolution == 3 * Double(recurrent))
+    }
+
+    @Test func groupedNumbers() {
+        #expect(Analysis.grouped(22_713_216) == "22,713,216")
+        #expect(Analysis.grouped(-1234) == "-1,234")
+        #expect(Analysis.grouped(999) == "999")
+        #expect(Analysis.grouped(1.25e6) == "1,250,000")
+    }
+}
