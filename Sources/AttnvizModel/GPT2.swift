@@ -48,6 +48,9 @@ public struct GPT2Model: Sendable {
     public let config: GPT2Config
     let wte: Tensor  // [vocab, d]
     let wpe: Tensor  // [positions, d]
+
+    /// The learned position table. [positions, d]
+    public var positionTable: Tensor { wpe }
     let blocks: [Block]
     let lnF: LayerNorm
     public let info: ModelInfo

@@ -42,7 +42,7 @@ public struct BlockDiagram: Figure {
         let labelW = repeated == nil ? 0 : (try c.measure(repeatLabel, t.axisLabel).width) + 40
         // Wide enough for the boxes and their repeat label, and for the title on one line.
         let titleW = try c.measure(title, t.title).width
-        let width = min(max(t.margin * 2 + 40 + boxWidth + 40 + labelW, 420, titleW + 2 * t.margin + 8), 900)
+        let width = min(max(t.margin * 2 + 40 + boxWidth + 70 + labelW, 420, titleW + 2 * t.margin + 8), 900)
         let titleH = try Chrome.titleHeight(title, canvas: c, maxWidth: width - 2 * t.margin)
         let top = t.margin + titleH + 14
         let height = top + Double(boxes.count) * (boxHeight + spacing) + t.margin
@@ -62,7 +62,8 @@ public struct BlockDiagram: Figure {
         }
         if let r = repeated {
             let topR = rect(r.upperBound), botR = rect(r.lowerBound)
-            let frame = Rect(l.x - 22, topR.y - 10, boxWidth + 44, botR.maxY - topR.y + 20)
+            // The frame encloses the residual lanes and their branch points below the first box.
+            let frame = Rect(l.x - 22, topR.y - 10, boxWidth + 22 + 52, botR.maxY + spacing / 2 + 7 - (topR.y - 10))
             c.fill(frame, RGB(hex: 0xF3F3F3))
             c.stroke(frame, t.muted, width: 1)
             try c.text(repeatLabel, at: Point(frame.maxX + 10, frame.y + frame.height / 2), t.axisLabel, v: .middle)
@@ -76,10 +77,14 @@ public struct BlockDiagram: Figure {
             if b.residualAround {
                 // Around the box (and the ones it skips): from just below it to the side of the
                 // box it joins.
+                // A lane of its own inside the frame, a dot where it leaves the main path, and an
+                // arrowhead where it enters the box it is added in.
                 let next = rect(i + b.residualSkip)
-                let xr = r.maxX + 12
-                c.polyline([Point(r.x + r.width / 2, r.maxY + spacing / 2), Point(xr, r.maxY + spacing / 2),
-                            Point(xr, next.y + next.height / 2), Point(next.maxX, next.y + next.height / 2)], t.muted, width: 1.2)
+                let xr = r.maxX + 22, yBranch = r.maxY + spacing / 2, yJoin = next.y + next.height / 2
+                c.polyline([Point(r.x + r.width / 2, yBranch), Point(xr, yBranch), Point(xr, yJoin), Point(next.maxX + 1, yJoin)],
+                           t.residual, width: 1.6)
+                c.polyline([Point(next.maxX + 8, yJoin - 5), Point(next.maxX + 1, yJoin), Point(next.maxX + 8, yJoin + 5)], t.residual, width: 1.6)
+                c.circle(Point(r.x + r.width / 2, yBranch), radius: 3, t.residual)
             }
             c.fill(r, b.color)
             c.stroke(r, t.foreground, width: 1)

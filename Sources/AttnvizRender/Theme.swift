@@ -9,6 +9,8 @@ public struct Theme: Sendable {
     public var grid = RGB(hex: 0xE3E3E3)
     public var maskFill = RGB(hex: 0xD9D9D9)
     public var maskLine = RGB(hex: 0x8C8C8C)
+    /// Residual connections in block diagrams (Okabe–Ito blue).
+    public var residual = RGB(hex: 0x0072B2)
     public var title = TextStyle(size: 16, bold: true)
     public var axisLabel = TextStyle(size: 13)
     public var tick = TextStyle(size: 11, color: RGB(hex: 0x444444))

@@ -25,6 +25,9 @@ public enum Experiment: Hashable, Sendable {
     /// The sentence in one parallel pass vs n dependent one-token steps (each token through every
     /// layer, attending to the cached keys of the tokens before it).
     case stepwise(repeats: Int)
+    /// The model's whole learned position table (not only the rows a run used), as the tensor
+    /// "position" [positions, d] of a `.measured` outcome; unavailable for computed positions.
+    case positionTable
     /// Dot-product vs additive scoring of one head's recorded q and k, timed; additive parameters
     /// are random (seeded), not trained.
     case scoring(layer: Int, head: Int, repeats: Int)

@@ -37,6 +37,7 @@ extension Session {
             case let .forwardTimes(lengths, repeats): return try forwardTimes(lengths: lengths, repeats: repeats, base: base)
             case let .stepwise(repeats): return try stepwise(repeats: repeats, base: base)
             case let .scoring(layer, head, repeats): return try scoring(layer: layer, head: head, repeats: repeats, base: base)
+            case .positionTable: return positionTable()
             }
         } catch {
             return .unavailable("the run failed: \(error.description)")
