@@ -173,6 +173,13 @@ struct SplitMix {
         z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
         return z ^ (z >> 31)
     }
+    /// Two independent standard normals from one Box–Muller step (half the logs of two calls).
+    mutating func gaussianPair() -> (Double, Double) {
+        let u1 = (Double(next() >> 11) + 1) / Double(1 << 53), u2 = Double(next() >> 11) / Double(1 << 53)
+        let r = (-2 * log(u1)).squareRoot(), a = 2 * .pi * u2
+        return (r * cos(a), r * sin(a))
+    }
+
     /// Standard normal (Box–Muller).
     mutating func gaussian() -> Double {
         let u1 = (Double(next() >> 11) + 1) / Double(1 << 53), u2 = Double(next() >> 11) / Double(1 << 53)
