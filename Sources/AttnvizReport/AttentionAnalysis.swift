@@ -121,13 +121,18 @@ enum AttentionAnalysis {
         return .broad
     }
 
+    /// Every query's key roles, [n][m] (raw values of `Role`): the same for every head of a run.
+    static func roleMatrix(queries n: Int, keys m: Int, sink: Set<Int>, punctuation: [Bool]) -> [[Int]] {
+        (0..<n).map { i in (0..<m).map { role(query: i, key: $0, sink: sink, punctuation: punctuation).rawValue } }
+    }
+
     /// A head's mean weight share per role (over all query rows); the shares add to 1 because
     /// every key has one role and every row sums to 1.
-    static func roleShares(_ w: Tensor, head: Int, sink: Set<Int>, punctuation: [Bool]) -> [Double] {
+    static func roleShares(_ w: Tensor, head: Int, sink: Set<Int>, punctuation: [Bool], roles: [[Int]]? = nil) -> [Double] {
         let n = w.shape[1], m = w.shape[2]
         var shares = [Double](repeating: 0, count: Role.allCases.count)
         guard n > 0 else { return shares }
-        let roles = (0..<n).map { i in (0..<m).map { role(query: i, key: $0, sink: sink, punctuation: punctuation).rawValue } }
+        let roles = roles ?? roleMatrix(queries: n, keys: m, sink: sink, punctuation: punctuation)
         for i in 0..<n {
             let base = (head * n + i) * m
             for j in 0..<m { shares[roles[i][j]] += Double(w.data[base + j]) }
@@ -142,18 +147,21 @@ enum AttentionAnalysis {
     static func longLinks(_ trace: Trace, layers: [Int], heads: [Int], punctuation: [Bool], minDistance: Int = 3, top: Int = 10) -> [Link] {
         let n = trace.tokens.count
         let content = (0..<n).map { !trace.tokens[$0].isSpecial && !(punctuation.count == n && punctuation[$0]) }
-        var best: [Int: Link] = [:]
+        var bestWeight = [Double](repeating: 0, count: n * n), bestHead = [Int](repeating: -1, count: n * n), bestLayer = [Int](repeating: -1, count: n * n)
         for l in layers where l < trace.layers.count {
             guard let w = trace.layers[l].selfAttention?.weights, w.shape[1] == n, w.shape[2] == n else { continue }
             for h in heads where h < w.shape[0] {
                 for i in 0..<n where content[i] {
+                    let base = (h * n + i) * n
                     for j in 0..<n where content[j] && abs(i - j) >= minDistance {
-                        let v = Double(w.data[(h * n + i) * n + j])
-                        if v > (best[i * n + j]?.weight ?? 0) { best[i * n + j] = Link(query: i, key: j, layer: l, head: h, weight: v) }
+                        let v = Double(w.data[base + j])
+                        if v > bestWeight[i * n + j] { bestWeight[i * n + j] = v; bestHead[i * n + j] = h; bestLayer[i * n + j] = l }
                     }
                 }
             }
         }
-        return Array(best.values.sorted { ($0.weight, $1.query, $1.key) > ($1.weight, $0.query, $0.key) }.prefix(top))
+        let found = (0..<(n * n)).filter { bestHead[$0] >= 0 }
+            .sorted { (bestWeight[$0], $1) > (bestWeight[$1], $0) }
+        return found.prefix(top).map { Link(query: $0 / n, key: $0 % n, layer: bestLayer[$0], head: bestHead[$0], weight: bestWeight[$0]) }
     }
 }

@@ -16,13 +16,14 @@ struct AttnHeadRolesSection: Section {
         let punctuation = s.trace.tokens.indices.map { AttentionAnalysis.isPunctuation(s.labels[$0], special: s.trace.tokens[$0].isSpecial) }
         let answer = [
             "Trained heads specialise, and on any sentence many of them can be told apart by where their weight goes: some look at the previous or the next token (local syntax, word pieces), some at the token itself, some at punctuation, and many park most of their weight on \(sink.name) — a “no-op” when the head has nothing to contribute. Others spread their weight broadly or follow long-distance relations such as a pronoun to the noun it refers to, or a verb to its object.",
-            "Below each head is classified by the category that receives the largest mean share of its weight on this sentence. The categories are disjoint: for each query, every key belongs to exactly one of them, checked in this order — \(sink.name) (the sink), the query itself, the previous token, the next token, punctuation, and everything else (broad / other) — so a head's six shares add up to 100%. A label describes this sentence only; the same head may behave differently on another input\(causal ? ". In this causal decoder no query can see the next token, so that share is always 0" : "").",
+            "Below each head is classified by the category that receives the largest mean share of its weight on this sentence. The categories are disjoint: for each query, every key belongs to exactly one of them, checked in this order — \(sink.name) (the sink), the query itself, the previous token, the next token, punctuation, and everything else (broad / other) — so a head's six shares add up to 100%. “Broad / other” collects all the remaining keys of a query (n − 5 or so of them), so it wins for any head without one dominant pattern; such heads may still carry sharp long-distance links, listed at the end. A label describes this sentence only; the same head may behave differently on another input\(causal ? ". In this causal decoder no query can see the next token, so that share is always 0" : "").",
         ]
         var shares: [(layer: Int, head: Int, values: [Double])] = []
+        let roleMatrix = AttentionAnalysis.roleMatrix(queries: s.n, keys: s.n, sink: sinkSet, punctuation: punctuation)
         for l in s.layers where l < s.trace.layers.count {
-            guard let w = s.trace.layers[l].selfAttention?.weights else { continue }
+            guard let w = s.trace.layers[l].selfAttention?.weights, w.shape[1] == s.n, w.shape[2] == s.n else { continue }
             for h in s.heads where h < w.shape[0] {
-                shares.append((l, h, AttentionAnalysis.roleShares(w, head: h, sink: sinkSet, punctuation: punctuation)))
+                shares.append((l, h, AttentionAnalysis.roleShares(w, head: h, sink: sinkSet, punctuation: punctuation, roles: roleMatrix)))
             }
         }
         guard !shares.isEmpty else { return SectionContent(answer: answer, unavailable: "no attention heads were selected") }
