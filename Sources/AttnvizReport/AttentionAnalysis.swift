@@ -5,6 +5,15 @@ import Foundation
 /// Computations of the position and attention-anatomy sections (pos-why, pos-relative, attn-qkv,
 /// attn-head-dim, attn-head-roles). Pure functions over plain values.
 enum AttentionAnalysis {
+    /// The loaded model in a few words, for sentences that must be true of it.
+    static func kind(_ m: ModelInfo) -> String {
+        switch m.architecture {
+        case .encoder: return "this \(m.normPlacement.rawValue) BERT encoder"
+        case .decoder: return "this \(m.normPlacement.rawValue) GPT-2 decoder"
+        case .encoderDecoder: return "this \(m.normPlacement.rawValue) encoder–decoder (\(m.modelType))"
+        }
+    }
+
     // MARK: pos-why
 
     /// A seeded shuffle of the content tokens (new position i holds old token p[i]); the tokens

@@ -33,9 +33,8 @@ struct AttnQKVSection: Section {
         let answer = [
             "Attention lets every token build its new vector from the others. Each token's vector x is projected three times, by three learned matrices: the query q = x·W_Q says what this token is looking for, the key k = x·W_K says what it offers to be found by, and the value v = x·W_V is what it passes on when it is chosen. The score of query i for key j is q_i·k_j / √d_k; a softmax over j turns each row into weights that sum to 1, and the output of token i is the weighted sum of the values.",
             "Why three and not one? With a single projection the score x_i·x_j would be symmetric — i would score j exactly as j scores i — and x_i·x_i, the squared length, would usually make a token's best match itself. Separate W_Q and W_K make the relation asymmetric (a pronoun can look for a noun without the noun looking back), and a separate W_V decouples what is used for matching from what is carried forward: two tokens can be found for the same reason yet pass on different information. Each head has its own three matrices of width d_k = d_model / h.",
-            pre
-                ? "In this pre-LN decoder (GPT-2) the projections read the layer's input after its LayerNorm (ln_1), and the causal mask hides every later token (hatched in the score and weight maps)."
-                : "In this post-LN encoder (BERT) the projections read the layer's input hidden states directly, and every token may attend to every other.",
+            "In \(AttentionAnalysis.kind(m)) the projections read " + (pre ? "the layer's input after its LayerNorm (ln_1)" : "the layer's input hidden states directly")
+                + (m.architecture == .encoder ? ", and every token may attend to every other." : "\(m.architecture == .decoder ? ", and the causal mask hides every later token (hatched in the score and weight maps)" : "")."),
         ]
         let layer = s.layers.first ?? 0, head = s.heads.first ?? 0
         guard layer < s.trace.layers.count, let a = s.trace.layers[layer].selfAttention, head < a.heads,
