@@ -68,6 +68,10 @@ struct AttnHeadRolesSection: Section {
         }
         if let top = links.first {
             findings.append("The strongest long-distance link (|i − j| ≥ 3, no specials or punctuation) is “\("top_link_query", text: s.labels[top.query])” → “\("top_link_key", text: s.labels[top.key])”, \("top_link_distance", abs(top.query - top.key)) tokens apart, made by \("top_link_head", text: "L\(top.layer) H\(top.head)") with weight \("top_link_weight", top.weight, "%.3f").")
+            if let far = links.max(by: { (abs($0.query - $0.key), $0.weight) < (abs($1.query - $1.key), $1.weight) }), abs(far.query - far.key) > abs(top.query - top.key) {
+                let same = s.trace.tokens[far.query].id == s.trace.tokens[far.key].id ? " (the same token twice: a head matching repeated words)" : ""
+                findings.append("The farthest of the \(links.count) strongest links spans \("farthest_link_distance", abs(far.query - far.key)) tokens: “\("farthest_link_query", text: s.labels[far.query])” → “\("farthest_link_key", text: s.labels[far.key])”\(same), by \("farthest_link_head", text: "L\(far.layer) H\(far.head)") with weight \("farthest_link_weight", far.weight, "%.3f").")
+            }
         } else {
             findings.append("This input has no pair of ordinary tokens at least 3 positions apart, so there are no long-distance links to rank.")
         }
