@@ -23,7 +23,9 @@ struct PosWhySection: Section {
             answer.append("This model is a causal decoder (GPT-2): each token may only attend to the tokens before it. That mask is itself tied to order — after a shuffle a token sees a different set of neighbours — so even without position embeddings the outputs are NOT a permutation of each other here. The proof of permutation-equivariance holds for the unmasked attention of an encoder such as BERT; the numbers below show how far a decoder is from it.")
         }
         guard let p = AttentionAnalysis.contentPermutation(s.trace.tokens) else {
-            return SectionContent(answer: answer, unavailable: "the proof needs at least two tokens that can change places; this input has \(s.n) token(s), of which the tokenizer added the specials")
+            let added = s.trace.tokens.filter { $0.isSpecial && $0.range == nil }.count
+            return SectionContent(answer: answer, unavailable: "the proof needs at least two tokens that can change places; this input has \(s.n) token(s)"
+                                  + (added > 0 ? ", \(added) of them added by the tokenizer (\(s.sinkTokens.name)), which stay in place" : ""))
         }
         let identity = Array(0..<s.n)
         let outcomes = [Experiment.reordered(permutation: identity, positions: false), .reordered(permutation: p, positions: false),
