@@ -77,8 +77,10 @@ public enum ReportPlan {
 enum Sections {
     /// The sections implemented so far, in catalogue order.
     static let all: [any Section] = [
-        ArchOverviewSection(), ArchVsRnnCnnSection(), ArchStrengthsLimitsSection(), InputTokenizeSection(), PosSinusoidalSection(), PosLearnedSection(),
-        AttnScaledSection(), AttnMultiheadSection(), AttnModelViewSection(), AttnPaddingMaskSection(),
+        ArchOverviewSection(), ArchVsRnnCnnSection(), ArchStrengthsLimitsSection(),
+        InputTokenizeSection(), PosWhySection(), PosSinusoidalSection(), PosLearnedSection(), PosRelativeSection(),
+        AttnQKVSection(), AttnScaledSection(), AttnMultiheadSection(), AttnHeadRolesSection(), AttnHeadDimSection(),
+        AttnModelViewSection(), AttnPaddingMaskSection(),
         BlockResidualSection(), BlockLayerNormSection(),
     ]
 }
