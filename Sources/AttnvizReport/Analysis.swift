@@ -100,14 +100,19 @@ enum Analysis {
     /// Cosine similarity between rows of x [n, d] → [n, n].
     static func cosineMatrix(_ x: Tensor) -> [Float] {
         let n = x.shape[0], d = x.shape[1]
-        let norms = (0..<n).map { i in (0..<d).reduce(0.0) { $0 + Double(x.data[i * d + $1]) * Double(x.data[i * d + $1]) }.squareRoot() }
-        var out = [Float](repeating: 0, count: n * n)
+        guard n > 0, d > 0 else { return [] }
+        // Rows scaled to unit length (in double), then one product X̂·X̂ᵀ.
+        var unit = [Float](repeating: 0, count: n * d)  // [n, d]
         for i in 0..<n {
-            for j in i..<n {
-                var dot = 0.0
-                for k in 0..<d { dot += Double(x.data[i * d + k]) * Double(x.data[j * d + k]) }
-                let c = Float(dot / max(norms[i] * norms[j], 1e-12))
-                out[i * n + j] = c; out[j * n + i] = c
+            let norm = (0..<d).reduce(0.0) { $0 + Double(x.data[i * d + $1]) * Double(x.data[i * d + $1]) }.squareRoot()
+            let inv = norm > 1e-12 ? 1 / norm : 0
+            for k in 0..<d { unit[i * d + k] = Float(Double(x.data[i * d + k]) * inv) }
+        }
+        var out = [Float](repeating: 0, count: n * n)  // [n, n]
+        unit.withUnsafeBufferPointer { u in
+            out.withUnsafeMutableBufferPointer { o in
+                BLAS.sgemm(transA: false, transB: true, m: n, n: n, k: d, a: u.baseAddress!, lda: d, b: u.baseAddress!, ldb: d,
+                           c: o.baseAddress!, ldc: n)
             }
         }
         return out

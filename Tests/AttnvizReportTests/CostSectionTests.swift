@@ -1,4 +1,5 @@
 @testable import AttnvizReport
+import AttnvizTensor
 import Foundation
 import Testing
 
@@ -45,5 +46,43 @@ import Testing
         #expect(Analysis.grouped(-1234) == "-1,234")
         #expect(Analysis.grouped(999) == "999")
         #expect(Analysis.grouped(1.25e6) == "1,250,000")
+    }
+}
+
+/// Cosine matrices (one BLAS product of unit rows) against the definition, and the offset curve.
+@Suite struct CosineTests {
+    @Test(arguments: [(1, 3), (7, 5), (40, 64)])
+    func cosineMatrixMatchesTheDefinition(n: Int, d: Int) throws {
+        var rng = SplitMix(state: UInt64(n * 1000 + d))
+        let x = try Tensor(shape: [n, d], data: (0..<(n * d)).map { _ in Float(rng.gaussian() * 3) })
+        let c = Analysis.cosineMatrix(x)
+        var worst = 0.0
+        for i in 0..<n {
+            for j in 0..<n {
+                var dot = 0.0, a = 0.0, b = 0.0
+                for k in 0..<d {
+                    let u = Double(x.data[i * d + k]), v = Double(x.data[j * d + k])
+                    dot += u * v; a += u * u; b += v * v
+                }
+                worst = max(worst, abs(Double(c[i * n + j]) - dot / (a * b).squareRoot()))
+            }
+        }
+        // Unit rows: each entry is a sum of d products of size ≤ 1 in float.
+        let tol = 4 * Double(Float.ulpOfOne) * Double(d).squareRoot() + 2 * Double(Float.ulpOfOne)
+        print("  cosine n=\(n) d=\(d): max |Δ| = \(worst) (tolerance \(tol))")
+        #expect(worst <= tol)
+    }
+
+    @Test func offsetCurveAveragesTheDiagonals() throws {
+        var rng = SplitMix(state: 9)
+        let rows = 30, d = 8
+        let x = try Tensor(shape: [rows, d], data: (0..<(rows * d)).map { _ in Float(rng.gaussian()) })
+        let curve = PosLearnedSection.similarityByOffset(x, maxOffset: 100)
+        #expect(curve.count == rows - 1)
+        let c = Analysis.cosineMatrix(x)
+        for k in [1, 5, rows - 1] {
+            let direct = (0..<(rows - k)).map { Double(c[$0 * rows + $0 + k]) }.reduce(0, +) / Double(rows - k)
+            #expect(abs(curve[k - 1] - direct) <= 1e-12 * Double(rows))
+        }
     }
 }

@@ -72,9 +72,9 @@ extension Session {
         return .trace(t)
     }
 
-    /// Median wall time of `body` over `repeats` runs (after one warm-up run), seconds.
-    static func medianTime(repeats: Int, _ body: () throws(ModelError) -> Void) throws(ModelError) -> Double {
-        try body()
+    /// Median wall time of `body` over `repeats` runs (after one warm-up run unless `warm`), seconds.
+    static func medianTime(repeats: Int, warm: Bool = false, _ body: () throws(ModelError) -> Void) throws(ModelError) -> Double {
+        if !warm { try body() }
         var times: [Double] = []
         for _ in 0..<max(1, repeats) {
             let t0 = DispatchTime.now().uptimeNanoseconds

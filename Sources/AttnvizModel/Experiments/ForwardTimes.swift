@@ -4,25 +4,26 @@ import AttnvizTrace
 extension Session {
     /// `.forwardTimes(lengths:repeats:)`: the forward pass at several lengths (the sentence's ids
     /// repeated to fill each), timed without recording; the bytes are what a recorded run of that
-    /// length keeps (every tensor of its trace), and `calls` is 1.
+    /// length keeps (every tensor of its trace), and `calls` is 1. The recorded run goes first and
+    /// doubles as the warm-up.
     func forwardTimes(lengths: [Int], repeats: Int, base: Trace) throws(ModelError) -> ExperimentOutcome {
         let ids = base.tokens.map(\.id)
         guard !ids.isEmpty else { return .unavailable("the run has no tokens") }
         var out: [Measurement] = []
         for n in lengths where n > 0 && n <= model.info.maxPositions {
             let run = (0..<n).map { ids[$0 % ids.count] }  // [n]
+            let tokens = run.map { Token(text: "", id: $0, range: nil, isSpecial: false) }
+            let recorded = try traceChanged(tokens, options: .none)
             let seconds: Double
             switch model {
             case let .bert(bert):
                 let types = [Int](repeating: 0, count: n)
-                seconds = try Self.medianTime(repeats: repeats) { () throws(ModelError) in _ = try bert.forward(ids: run, typeIds: types) }
+                seconds = try Self.medianTime(repeats: repeats, warm: true) { () throws(ModelError) in _ = try bert.forward(ids: run, typeIds: types) }
             case let .gpt2(gpt):
-                seconds = try Self.medianTime(repeats: repeats) { () throws(ModelError) in _ = try gpt.forward(ids: run) }
+                seconds = try Self.medianTime(repeats: repeats, warm: true) { () throws(ModelError) in _ = try gpt.forward(ids: run) }
             case .marian:
                 return .unavailable("attnviz times single-stack models (BERT, GPT-2) only")
             }
-            let tokens = run.map { Token(text: "", id: $0, range: nil, isSpecial: false) }
-            let recorded = try traceChanged(tokens, options: .none)
             out.append(Measurement(label: "forward", n: n, seconds: seconds, bytes: recorded.map(Self.bytes) ?? 0))
         }
         return .measured(out, tensors: [:])

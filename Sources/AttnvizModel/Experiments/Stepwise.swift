@@ -6,20 +6,24 @@ extension Session {
     /// "parallel" (one call over all n tokens) and "sequential" (n calls; each token goes through
     /// every layer attending to the cached keys and values of the tokens before it, as a decoder
     /// or an RNN must work). For an encoder the step-by-step outputs are not its real outputs
-    /// (its tokens also see what follows): only the cost is compared.
+    /// (its tokens also see what follows): only the cost is compared. Both run on the first
+    /// `stepwiseLimit` tokens at most (each step streams every weight once: 512 steps take seconds);
+    /// the measurements' `n` says how many. The sequential run is timed once, after the parallel
+    /// runs have warmed the caches.
     func stepwise(repeats: Int, base: Trace) throws(ModelError) -> ExperimentOutcome {
-        let ids = base.tokens.map(\.id), types = base.tokens.map(\.typeId), n = ids.count
+        let n = min(base.tokens.count, Self.stepwiseLimit)
+        let ids = Array(base.tokens.prefix(n).map(\.id)), types = Array(base.tokens.prefix(n).map(\.typeId))
         let parallel: Double, sequential: Double
         switch model {
         case let .bert(bert):
             parallel = try Self.medianTime(repeats: repeats) { () throws(ModelError) in _ = try bert.forward(ids: ids, typeIds: types) }
-            sequential = try Self.medianTime(repeats: repeats) { () throws(ModelError) in
+            sequential = try Self.medianTime(repeats: 1, warm: true) { () throws(ModelError) in
                 var cache = KVCache(layers: bert.layers.count, width: bert.config.hiddenSize)
                 for i in 0..<n { _ = try bert.causalStep(id: ids[i], typeId: types[i], cache: &cache) }
             }
         case let .gpt2(gpt):
             parallel = try Self.medianTime(repeats: repeats) { () throws(ModelError) in _ = try gpt.forward(ids: ids) }
-            sequential = try Self.medianTime(repeats: repeats) { () throws(ModelError) in
+            sequential = try Self.medianTime(repeats: 1, warm: true) { () throws(ModelError) in
                 var cache = gpt.emptyCache()
                 for i in 0..<n { _ = try gpt.step(ids: [ids[i]], cache: &cache) }
             }
@@ -29,6 +33,11 @@ extension Session {
         return .measured([Measurement(label: "parallel", n: n, seconds: parallel, calls: 1),
                           Measurement(label: "sequential", n: n, seconds: sequential, calls: n)], tensors: [:])
     }
+}
+
+extension Session {
+    /// Tokens the step-by-step comparison runs at most.
+    public static let stepwiseLimit = 128
 }
 
 extension BertModel {

@@ -10,18 +10,15 @@ struct PosLearnedSection: Section {
 
     func experiments(_ s: Study) -> [Experiment] { s.trace.model.positions == .learned ? [.positionTable] : [] }
 
-    /// Mean cosine similarity between rows k apart, for k = 1…maxOffset. table: [rows, d]
+    /// Mean cosine similarity between rows k apart, for k = 1…maxOffset: the means of the
+    /// cosine matrix's off-diagonals. table: [rows, d]
     static func similarityByOffset(_ table: Tensor, maxOffset: Int) -> [Double] {
-        let rows = table.shape[0], d = table.shape[1]
-        guard rows > 1, d > 0 else { return [] }
-        let norms = (0..<rows).map { i in (0..<d).reduce(0.0) { $0 + Double(table.data[i * d + $1]) * Double(table.data[i * d + $1]) }.squareRoot() }
+        let rows = table.shape[0]
+        guard rows > 1, table.shape[1] > 0, maxOffset >= 1 else { return [] }
+        let cos = Analysis.cosineMatrix(table)  // [rows, rows]
         return (1...min(maxOffset, rows - 1)).map { k in
             var total = 0.0
-            for i in 0..<(rows - k) {
-                var dot = 0.0
-                for j in 0..<d { dot += Double(table.data[i * d + j]) * Double(table.data[(i + k) * d + j]) }
-                total += dot / max(norms[i] * norms[i + k], 1e-12)
-            }
+            for i in 0..<(rows - k) { total += Double(cos[i * rows + i + k]) }
             return total / Double(rows - k)
         }
     }
