@@ -78,7 +78,8 @@ enum Sections {
     /// The sections implemented so far, in catalogue order.
     static let all: [any Section] = [
         ArchOverviewSection(), InputTokenizeSection(), PosSinusoidalSection(), PosLearnedSection(),
-        AttnScaledSection(), AttnMultiheadSection(), AttnModelViewSection(), AttnPaddingMaskSection(),
+        AttnSelfVsLocalSection(), AttnScaledSection(), 
+        AttnMultiheadSection(), AttnModelViewSection(), AttnPaddingMaskSection(), 
         BlockResidualSection(), BlockLayerNormSection(),
     ]
 }
