@@ -78,7 +78,7 @@ enum Sections {
     /// The sections implemented so far, in catalogue order.
     static let all: [any Section] = [
         ArchOverviewSection(), InputTokenizeSection(), PosSinusoidalSection(), PosLearnedSection(),
-        AttnSelfVsLocalSection(), AttnScaledSection(), 
+        AttnSelfVsLocalSection(), AttnScaledSection(), AttnDotVsAddSection(), 
         AttnMultiheadSection(), AttnModelViewSection(), AttnPaddingMaskSection(), 
         BlockResidualSection(), BlockLayerNormSection(),
     ]
