@@ -78,7 +78,7 @@ enum Sections {
     /// The sections implemented so far, in catalogue order.
     static let all: [any Section] = [
         ArchOverviewSection(), InputTokenizeSection(), PosSinusoidalSection(), PosLearnedSection(),
-        AttnSelfVsLocalSection(), AttnScaledSection(), AttnDotVsAddSection(), 
+        AttnSelfVsLocalSection(), AttnScaledSection(), AttnDotVsAddSection(), AttnQKDifferentSection(),
         AttnMultiheadSection(), AttnModelViewSection(), AttnPaddingMaskSection(), 
         BlockResidualSection(), BlockLayerNormSection(),
     ]
