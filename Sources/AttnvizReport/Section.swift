@@ -79,7 +79,7 @@ enum Sections {
     static let all: [any Section] = [
         ArchOverviewSection(), InputTokenizeSection(), PosSinusoidalSection(), PosLearnedSection(),
         AttnSelfVsLocalSection(), AttnScaledSection(), AttnDotVsAddSection(), AttnQKDifferentSection(),
-        AttnMultiheadSection(), AttnModelViewSection(), AttnPaddingMaskSection(), 
+        AttnMultiheadSection(), AttnModelViewSection(), AttnPaddingMaskSection(), AttnBertMaskSection(),
         BlockResidualSection(), BlockLayerNormSection(),
     ]
 }
