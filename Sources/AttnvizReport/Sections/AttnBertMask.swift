@@ -28,7 +28,7 @@ struct AttnBertMaskSection: Section {
     func build(_ s: Study) throws -> SectionContent {
         let n = s.n
         var answer = [
-            "BERT's [MASK] and the attention mask are unrelated mechanisms that share a word. [MASK] is an ordinary vocabulary token: in pre-training 15% of the input positions are chosen and most of them replaced by it, and the model learns to predict the original token from that position's output. Inside attention it is a token like any other: its query attends to every token (its row is a full softmax distribution) and its key and value are seen by every other token (its column receives weight).",
+            "BERT's [MASK] and the attention mask are unrelated mechanisms that share a word. [MASK] is an ordinary vocabulary token: in pre-training 15% of the input positions are chosen and most of them replaced by it, and the model learns to predict the original token from that position's output. Inside attention it is a token like any other: its query attends to every token (its row is a full softmax distribution) and its key and value are seen by every other token (its column receives weight). attnviz loads no masked-language-model head, so this section shows how attention treats the token, not what the model would predict for it.",
             "The attention mask instead works on the scores: −∞ is added to the scores of [PAD] keys, so after the softmax their columns are exactly 0 and nothing flows from them. [MASK] hides a token's identity but keeps its position in the computation; the padding mask removes the position from every other token's view.",
         ]
         if s.trace.model.architecture != .encoder {

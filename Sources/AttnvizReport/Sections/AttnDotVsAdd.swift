@@ -16,11 +16,14 @@ struct AttnDotVsAddSection: Section {
 
     func build(_ s: Study) throws -> SectionContent {
         let layer = s.layers.first ?? 0, head = s.heads.first ?? 0
-        let answer = [
-            "Additive attention (Bahdanau, 2015) scores a query against a key with a small network, e(q, k) = vᵀ tanh(W₁q + W₂k); dot-product attention uses e(q, k) = q·k/√d_k. For n queries and keys both have to produce n² scores, but the dot product does it as one matrix product Q·Kᵀ — the operation GPUs and BLAS libraries run fastest — while the additive form needs, for every pair, a d_a-wide vector sum, d_a tanh evaluations and a second dot product, with no parameters of its own in the dot-product case.",
-            "For small d_k the two score equally well (Vaswani et al. report), but for large d_k unscaled dot products grow with √d_k and push the softmax into saturation; the 1/√d_k factor is what makes dot-product attention work at large widths (see the attn-scaled section).",
+        var answer = [
+            "Additive attention (Bahdanau, 2015) scores a query against a key with a small network, e(q, k) = vᵀ tanh(W₁q + W₂k); dot-product attention uses e(q, k) = q·k/√d_k. For n queries and keys both have to produce n² scores, but the dot product does it as one matrix product Q·Kᵀ — the operation GPUs and BLAS libraries run fastest — while the additive form needs, for every pair, a d_a-wide vector sum, d_a tanh evaluations and a second dot product, and has parameters (W₁, W₂, v) of its own that the dot product does not need.",
+            "Vaswani et al. (2017) report that the two perform similarly for small d_k, and that additive attention beats unscaled dot products for larger d_k: the dot products grow with √d_k and push the softmax into saturation. Dividing by √d_k removes that, which is why the Transformer uses scaled dot-product attention (see the attn-scaled section).",
             "The additive scorer below uses this head's real queries and keys, but its parameters W₁, W₂ and v are random (seed 7, N(0, 1/d_k)), not trained: its map only illustrates the mechanism and says nothing about which scorer gives better attention. What this section can compare honestly is cost.",
         ]
+        if s.trace.model.architecture != .encoder {
+            answer.append("This is a causal decoder (GPT-2): the scoring function does not change its mask, so both maps below block every future key before the softmax, as the model does.")
+        }
         guard s.trace.layers.indices.contains(layer), let a = s.trace.layers[layer].selfAttention, a.q.shape.count == 3, head < a.heads else {
             return SectionContent(answer: answer, unavailable: "the run has no self-attention in layer \(layer)")
         }
@@ -101,7 +104,7 @@ struct AttnDotVsAddSection: Section {
         Figures.sharedWeightRange(&maps)
         let mapFigures = maps.enumerated().map { k, map in
             FigureSpec(file: Figures.file(id, k == 0 ? "dot" : "additive"), figure: map,
-                       caption: k == 0 ? "Softmax of this head's dot-product scores (the model's real attention); one colour range (0 to \(Chrome.format(map.range?.max ?? 1))) with the map beside it."
+                       caption: k == 0 ? "Softmax of this head's dot-product scores (the model's real attention)\(maps.count > 1 ? "; one colour range (0 to \(Chrome.format(map.range?.max ?? 1))) with the additive map beside it" : "")."
                                        : "ILLUSTRATION, not trained: softmax of vᵀ tanh(W₁q + W₂k) with random W₁, W₂, v on the same q and k. Its pattern reflects the random parameters, not what a trained additive scorer would learn.")
         }
         return SectionContent(answer: answer, groups: [FigureGroup(figures: mapFigures)], tables: tables, findings: findings,

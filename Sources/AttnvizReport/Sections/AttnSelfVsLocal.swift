@@ -30,7 +30,7 @@ struct AttnSelfVsLocalSection: Section {
         let fullCount = max(counts[0], 1)
 
         var answer = [
-            "Full self-attention lets every query score every key: n² scores per head and layer, so cost and memory grow with the square of the length. Sparse variants keep only some keys: a local window keeps the 2w + 1 neighbours of each position (n·(2w + 1) scores, linear in n), a strided pattern keeps every s-th position (about n²/s scores). Longformer, Sparse Transformer and BigBird combine such patterns (with a few global tokens) and are trained with them.",
+            "Full self-attention lets every query score every key: n² scores per head and layer, so cost and memory grow with the square of the length. Sparse variants keep only some keys: a local window keeps the 2w + 1 neighbours of each position (n·(2w + 1) scores, linear in n), a strided pattern keeps every s-th position (about n²/s scores). The Sparse Transformer, Longformer and BigBird combine such patterns (the last two with a few global tokens that see everything) and are trained with them.",
             "This model was trained with full attention. Restricting its keys at inference, as below, is a perturbation of a model that never saw the restriction — it shows how much this model relies on the keys that are removed, not how a model trained with sparse attention would behave (such a model learns to route information through the allowed keys over several layers).",
         ]
         if causal {
