@@ -207,6 +207,27 @@ import Testing
         #expect(why.contains("mask token"))
     }
 
+    /// The four sections build for 1, 2 and 3 tokens on both tiny models (ids given directly:
+    /// no [CLS], no word to mask), with and without timings, and say why when a run is missing.
+    @Test(arguments: ["bert", "gpt2"])
+    func sectionsBuildForVeryShortInputs(model: String) throws {
+        let session = try Self.session(model)
+        let sections: [any Section] = [AttnSelfVsLocalSection(), AttnDotVsAddSection(), AttnQKDifferentSection(), AttnBertMaskSection()]
+        for n in [1, 2, 3] {
+            for timings in [false, true] {
+                let trace = try session.trace(inputIDs: (0..<n).map { 11 + $0 }, decoderInputIDs: nil)
+                var s = Study(inputName: "s", text: "", pair: nil, trace: trace, layers: nil, heads: nil, format: .png, timings: timings)
+                s.runs = session.run(sections.flatMap { $0.experiments(s) }, base: trace)
+                for section in sections {
+                    let c = try section.build(s)
+                    #expect(!c.answer.isEmpty)
+                    #expect(c.unavailable != nil || !c.findings.isEmpty, "\(section.id) at n = \(n)")
+                    for f in c.findings { for v in f.values { if case let .number(x) = v.value { #expect(x.isFinite, "\(section.id): \(v.name)") } } }
+                }
+            }
+        }
+    }
+
     // MARK: FLOP formulas
 
     /// The dot-product and additive operation counts equal a count made by running both scorers
