@@ -71,8 +71,10 @@ struct AttnQKDifferentSection: Section {
         }
         Figures.sharedWeightRange(&weightMaps)
         scoreMaps[0].maxLabelWidth = 90; scoreMaps[1].maxLabelWidth = 90
-        var chart = BarChart(title: "Layer \(layer): weight each query keeps on itself, per head", categories: (0..<h).map { "H\($0)" },
-                             series: [("trained W_Q, W_K", dT), ("tied W_K := W_Q", dTied)], xLabel: "head", yLabel: "mean w_ii (share of the row)")
+        let shown = s.heads.filter { $0 < h }  // the --heads selection
+        var chart = BarChart(title: "Layer \(layer): mean w_ii per head", categories: shown.map { "H\($0)" },
+                             series: [("trained W_Q, W_K", shown.map { dT[$0] }), ("tied W_K := W_Q", shown.map { dTied[$0] })],
+                             xLabel: "head", yLabel: "mean w_ii (share of the row)")
         chart.plotHeight = 220
         let figures = [
             FigureSpec(file: Figures.file(id, "scores-trained"), figure: scoreMaps[0],
@@ -84,7 +86,7 @@ struct AttnQKDifferentSection: Section {
             FigureSpec(file: Figures.file(id, "weights-tied"), figure: weightMaps[1],
                        caption: "Weights with k = q. The softmax normalises each row on its own, so even symmetric scores give rows that differ from the columns; the diagonal gains weight."),
             FigureSpec(file: Figures.file(id, "diagonal"), figure: chart,
-                       caption: "Mean over queries of w_ii for every head of layer \(layer): \(Analysis.percent(diagTrained)) on average as trained, \(Analysis.percent(diagTied)) tied."),
+                       caption: "Mean over queries of w_ii for \(shown.count == h ? "every head" : "the selected heads") of layer \(layer); over all \(h) heads: \(Analysis.percent(diagTrained)) on average as trained, \(Analysis.percent(diagTied)) tied."),
         ]
         var findings: [Finding] = [
             "With W_K := W_Q in layer \("layer", layer), the scores before any mask are symmetric: max |S − Sᵀ| over all \(h) heads is \("symmetry_max_abs_diff", symTied.maxDiff, "%.1e") (zero up to float rounding) for scores up to \("tied_score_max_abs", symTied.maxAbs, "%.2f"); as trained it is \("trained_symmetry_max_abs_diff", symTrained.maxDiff, "%.2f") for scores up to \("trained_score_max_abs", symTrained.maxAbs, "%.2f").",
