@@ -79,8 +79,9 @@ enum Sections {
     static let all: [any Section] = [
         ArchOverviewSection(), ArchVsRnnCnnSection(), ArchStrengthsLimitsSection(),
         InputTokenizeSection(), PosWhySection(), PosSinusoidalSection(), PosLearnedSection(), PosRelativeSection(),
-        AttnQKVSection(), AttnScaledSection(), AttnMultiheadSection(), AttnHeadRolesSection(), AttnHeadDimSection(),
-        AttnModelViewSection(), AttnPaddingMaskSection(),
+        AttnQKVSection(), AttnSelfVsLocalSection(), AttnScaledSection(), AttnDotVsAddSection(), AttnQKDifferentSection(),
+        AttnMultiheadSection(), AttnHeadRolesSection(), AttnHeadDimSection(), AttnModelViewSection(), AttnPaddingMaskSection(),
+        AttnBertMaskSection(),
         BlockResidualSection(), BlockLayerNormSection(),
     ]
 }
