@@ -77,7 +77,8 @@ public enum ReportPlan {
 enum Sections {
     /// The sections implemented so far, in catalogue order.
     static let all: [any Section] = [
-        ArchOverviewSection(), ArchVsRnnCnnSection(), ArchStrengthsLimitsSection(), InputTokenizeSection(), PosSinusoidalSection(), PosLearnedSection(),
+        ArchOverviewSection(), ArchVsRnnCnnSection(), ArchStrengthsLimitsSection(), InputTokenizeSection(), InputEmbeddingSection(), InputEmbedScaleSection(), InputBertEmbeddingsSection(),
+        PosSinusoidalSection(), PosLearnedSection(),
         AttnScaledSection(), AttnMultiheadSection(), AttnModelViewSection(), AttnPaddingMaskSection(),
         BlockResidualSection(), BlockLayerNormSection(),
     ]
