@@ -81,5 +81,6 @@ enum Sections {
         PosSinusoidalSection(), PosLearnedSection(),
         AttnScaledSection(), AttnMultiheadSection(), AttnModelViewSection(), AttnPaddingMaskSection(),
         BlockResidualSection(), BlockLayerNormSection(),
+        BertPretrainingSection(), BertClsPoolingSection(), BertIOSection(),
     ]
 }
