@@ -35,7 +35,7 @@ struct BertClsPoolingSection: Section {
         var answer = [
             "A sentence vector has to come from the token outputs somehow. BERT's pre-training puts the next-sentence-prediction classifier on the [CLS] output, so [CLS] is the natural choice for fine-tuned classifiers; mean pooling instead averages every token's output. Here the mean runs over all tokens under the attention mask, [CLS] and [SEP] included — what sentence-transformers' mean pooling does.",
             miniLM
-                ? "\(m.name) (all-MiniLM-L6-v2) was trained as a sentence encoder with mean pooling: its contrastive training compared mean-pooled vectors, so only those were shaped to place similar sentences close together. Its [CLS] output was never trained as a sentence vector; whatever it encodes, nothing asked it to rank sentences by meaning."
+                ? "\(m.name == "all-MiniLM-L6-v2" ? "all-MiniLM-L6-v2" : "\(m.name) is a MiniLM; if it is a sentence-transformers model like all-MiniLM-L6-v2, it") was trained as a sentence encoder with mean pooling: its contrastive training compared mean-pooled vectors, so only those were shaped to place similar sentences close together. Its [CLS] output was never trained as a sentence vector; whatever it encodes, nothing asked it to rank sentences by meaning."
                 : "Which pooling works depends on training: a model fine-tuned with a classifier on [CLS] makes that vector meaningful; a sentence encoder trained on mean-pooled vectors (as sentence-transformers models usually are) makes the mean meaningful; neither is guaranteed for a model trained on neither.",
         ]
         if decoder {
@@ -61,10 +61,12 @@ struct BertClsPoolingSection: Section {
         // The two vectors of this sentence, one colour range.
         let d = own.first.count
         let both = own.first + own.mean
-        let top = max(Double(both.map { abs($0) }.max() ?? 1), 1e-6)
+        // A few outlier dimensions would wash out the rest: clip at the 99th percentile of |value|.
+        let top = max(ColorRange.robustSymmetric(both).max, 1e-6)
+        let clipped = Double(both.map { abs($0) }.max() ?? 0) > top * 1.05
         let vecs = Heatmap(title: "This sentence's \(firstName) vector and mean-pooled vector (\(d) dims)", values: both, rows: 2, cols: d,
                            rowLabels: [firstName, "mean"], colLabels: nil, xLabel: "dimension", yLabel: "pooling",
-                           colorbarLabel: "value", colormap: .blueRed, range: ColorRange(-top, top))
+                           colorbarLabel: clipped ? "clipped ±\(Chrome.format(top))" : "value", colormap: .blueRed, range: ColorRange(-top, top))
         var findings: [Finding] = [
             "This sentence's \(firstName) and mean-pooled vectors have cosine \("first_vs_mean_cosine", EmbeddingAnalysis.cosine(own.first, own.mean), "%.3f") with each other.",
         ]
@@ -97,7 +99,7 @@ struct BertClsPoolingSection: Section {
             answer: answer,
             groups: [FigureGroup(figures: [
                 FigureSpec(file: Figures.file(id, "vectors"), figure: vecs,
-                           caption: "The two candidate sentence vectors of your sentence from \(m.name)'s last layer, on one colour range."),
+                           caption: "The two candidate sentence vectors of your sentence from \(m.name)'s last layer, on one colour range\(clipped ? " clipped at ±\(Chrome.format(top)) (99th percentile of |value|; the largest, \(Chrome.format(Double(both.map { abs($0) }.max() ?? 0))), is drawn at full colour)" : "")."),
                 FigureSpec(file: Figures.file(id, "similarity-first"), figure: firstMap,
                            caption: "Cosines between \(firstName) vectors of your sentence and the four built-in ones (same colour range as the next map)."),
                 FigureSpec(file: Figures.file(id, "similarity-mean"), figure: meanMap,
