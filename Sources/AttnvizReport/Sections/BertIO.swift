@@ -93,8 +93,10 @@ struct BertIOSection: Section {
             a = found[0]; b = found[1]
             source = "the built-in pair “\(Self.builtIn[0])” / “\(Self.builtIn[1])” (your input repeats no whole word)"
         }
-        let word = a.trace.tokens[a.position].text
-        let note = source == "your input" || word.lowercased() == Self.builtInWord ? "" : " (the first piece of “\(Self.builtInWord)”)"
+        let raw = a.trace.tokens[a.position].text
+        // Byte-level BPE marks a leading space with Ġ; show it as the report's labels do.
+        let word = s.isByteLevelBPE ? raw.replacingOccurrences(of: "Ġ", with: "␣") : raw
+        let note = source == "your input" || raw.lowercased() == Self.builtInWord ? "" : " (the first piece of “\(Self.builtInWord)”)"
         let sa = Self.stages(a), sb = Self.stages(b)
         guard sa.count == sb.count, sa.count >= 3 else { return SectionContent(answer: answer, unavailable: "this run recorded no embeddings or layers") }
         let cosines = zip(sa, sb).map { EmbeddingAnalysis.cosine($0.0, $0.1) }

@@ -60,7 +60,7 @@ struct BertPretrainingSection: Section {
         if content.isEmpty {
             findings.append("The input has no content tokens (only added specials), so there is nothing to mask.")
         } else {
-            findings.append("Of \("content_tokens", content.count) content tokens, \("mlm_chosen", picks.count) were chosen (\(percent: "mlm_chosen_fraction", Double(picks.count) / Double(content.count))) with seed \(Int(Self.seed)): \("mlm_masked", counts.0) became [MASK], \("mlm_random", counts.1) a random id, \("mlm_kept", counts.2) stayed. The loss is computed at those \(picks.count) positions only; every other label is ignored (−100 in HuggingFace).")
+            findings.append("Of \("content_tokens", content.count) content token(s), \("mlm_chosen", picks.count) chosen (\(percent: "mlm_chosen_fraction", Double(picks.count) / Double(content.count))) with seed \(Int(Self.seed)): \("mlm_masked", counts.0) became [MASK], \("mlm_random", counts.1) a random id, \("mlm_kept", counts.2) stayed. The loss is computed at the chosen position(s) only; every other label is ignored (−100 in HuggingFace).")
         }
         // Proportions over many seeds, on this sentence's tokens.
         let seeds = 1000
