@@ -8,8 +8,9 @@ struct InputBertEmbeddingsSection: Section {
 
     /// Elementwise token + segment + position in that order (segment absent: zero) → [n·d].
     static func recomputedSum(_ e: EmbeddingRecord) -> [Float] {
-        e.word.data.indices.map { k in
-            e.word.data[k] + (e.tokenType.map { $0.data[k] } ?? 0) + e.position.data[k]
+        let type = e.tokenType.flatMap { $0.count == e.word.count ? $0.data : nil }
+        return e.word.data.indices.map { k in
+            e.word.data[k] + (type?[k] ?? 0) + (k < e.position.count ? e.position.data[k] : 0)
         }
     }
 
