@@ -78,10 +78,12 @@ enum Sections {
     /// The sections implemented so far, in catalogue order.
     static let all: [any Section] = [
         ArchOverviewSection(), ArchVsRnnCnnSection(), ArchStrengthsLimitsSection(),
-        InputTokenizeSection(), PosWhySection(), PosSinusoidalSection(), PosLearnedSection(), PosRelativeSection(),
+        InputTokenizeSection(), InputEmbeddingSection(), InputEmbedScaleSection(), InputBertEmbeddingsSection(),
+        PosWhySection(), PosSinusoidalSection(), PosLearnedSection(), PosRelativeSection(),
         AttnQKVSection(), AttnSelfVsLocalSection(), AttnScaledSection(), AttnDotVsAddSection(), AttnQKDifferentSection(),
         AttnMultiheadSection(), AttnHeadRolesSection(), AttnHeadDimSection(), AttnModelViewSection(), AttnPaddingMaskSection(),
         AttnBertMaskSection(),
         BlockResidualSection(), BlockLayerNormSection(),
+        BertPretrainingSection(), BertClsPoolingSection(), BertIOSection(),
     ]
 }
