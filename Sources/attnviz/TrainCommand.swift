@@ -8,20 +8,27 @@ extension Attnviz {
         static let configuration = CommandConfiguration(
             abstract: "Trains a Marian encoder-decoder (backward pass, Adam, the paper's warmup schedule) in float32.",
             discussion: """
+            attnviz train --task NAME --out DIR trains a new model from scratch on a synthetic task (reverse-words, \
+            reverse-chars) with attnviz's character vocabulary.
             attnviz train --init DIR --batches FILE.jsonl --steps K --out DIR2 starts from an existing Marian directory \
             and trains on the given batches: one JSON object per line with input_ids [B, S], decoder_input_ids [B, T] \
             and labels [B, T], right-padded with the config's pad id. Step k uses line k, cycling. The loss is the \
             label-smoothed cross-entropy averaged over labels that are not the pad id. See README, 'Training'.
             """)
 
+        @Option(help: ArgumentHelp("A synthetic task to train a new model on: \(SyntheticTask.allCases.map(\.rawValue).joined(separator: ", ")).", valueName: "name"))
+        var task: SyntheticTask?
+
         @Option(help: ArgumentHelp("The Marian directory to start from (config.json, model.safetensors).", valueName: "dir"))
-        var `init`: String
+        var `init`: String?
 
-        @Option(help: ArgumentHelp("Training batches, one JSON object per line.", valueName: "file.jsonl"))
-        var batches: String
+        @Option(help: ArgumentHelp("Training batches for --init, one JSON object per line.", valueName: "file.jsonl"))
+        var batches: String?
 
-        @Option(help: "Optimizer steps.")
-        var steps: Int
+        @Option(help: "Optimizer steps (default 4000 with --task).")
+        var steps: Int?
+
+        @OptionGroup var shape: TaskShapeOptions
 
         @Option(help: ArgumentHelp("Where to write the trained model (config.json with an 'attnviz' block, model.safetensors).", valueName: "dir2"))
         var out: String
@@ -32,8 +39,8 @@ extension Attnviz {
         @Option(help: ArgumentHelp("Dropout after embeddings and sub-layers and on attention weights (default: config.json's dropout and attention_dropout).", valueName: "p"))
         var dropout: Double?
 
-        @Option(help: ArgumentHelp("Warmup steps of the learning-rate schedule.", valueName: "W"))
-        var warmup: Int = 4000
+        @Option(help: ArgumentHelp("Warmup steps of the learning-rate schedule (default 4000 with --init, 10% of the steps with --task).", valueName: "W"))
+        var warmup: Int?
 
         @Option(help: ArgumentHelp("lr(step) = F · d_model^−0.5 · min(step^−0.5, step · W^−1.5).", valueName: "F"))
         var lrFactor: Double = 1
@@ -51,8 +58,15 @@ extension Attnviz {
         var quiet = false
 
         func validate() throws {
-            guard steps > 0 else { throw ValidationError("--steps must be positive, got \(steps)") }
-            guard warmup > 0 else { throw ValidationError("--warmup must be positive, got \(warmup)") }
+            guard (task == nil) != (`init` == nil) else { throw ValidationError("give --task NAME or --init DIR, not both and not neither") }
+            if `init` != nil {
+                guard batches != nil else { throw ValidationError("--init needs --batches FILE.jsonl") }
+                guard steps != nil else { throw ValidationError("--init needs --steps K") }
+            } else if batches != nil {
+                throw ValidationError("--batches goes with --init")
+            }
+            if let steps, steps <= 0 { throw ValidationError("--steps must be positive, got \(steps)") }
+            if let warmup, warmup <= 0 { throw ValidationError("--warmup must be positive, got \(warmup)") }
             guard lrFactor > 0, lrFactor.isFinite else { throw ValidationError("--lr-factor must be positive, got \(lrFactor)") }
             guard (0..<1).contains(labelSmoothing) else { throw ValidationError("--label-smoothing must be in [0, 1), got \(labelSmoothing)") }
             if let dropout, !(0..<1).contains(dropout) { throw ValidationError("--dropout must be in [0, 1), got \(dropout)") }
@@ -62,13 +76,15 @@ extension Attnviz {
         }
 
         func run() throws {
+            if let task { return try runTask(task) }
+            guard let initDir = `init`, let batches, let steps else { return }
             try attempt {
-                let checkpoint = try MarianCheckpoint.load(directory: `init`)
+                let checkpoint = try MarianCheckpoint.load(directory: initDir)
                 let data = try TrainingBatches.read(path: batches, config: checkpoint.config)
                 let net = MarianNetwork<Float>(checkpoint: checkpoint)
                 var rates = checkpoint.dropout
                 if let dropout { rates.hidden = dropout; rates.attention = dropout }
-                let options = TrainingOptions(steps: steps, labelSmoothing: labelSmoothing, dropout: rates, warmup: warmup,
+                let options = TrainingOptions(steps: steps, labelSmoothing: labelSmoothing, dropout: rates, warmup: warmup ?? 4000,
                                               lrFactor: lrFactor, seed: seed)
                 var lines: [String] = []
                 let progress = Progress(total: steps, quiet: quiet)
@@ -82,11 +98,11 @@ extension Attnviz {
                 })
                 if let log { try MarianTraining.writeFile(log, Data(lines.map { $0 + "\n" }.joined().utf8)) }
                 var block = options.json
-                block["init"] = `init`
+                block["init"] = initDir
                 block["batches"] = batches
                 block["attnviz_version"] = TraceExport.version
                 let files = try MarianTraining.modelFiles(net, configData: checkpoint.configData,
-                                                          configPath: (`init` as NSString).appendingPathComponent("config.json"), attnviz: block)
+                                                          configPath: (initDir as NSString).appendingPathComponent("config.json"), attnviz: block)
                 try MarianTraining.writeDirectory(out, files: files)
             }
         }

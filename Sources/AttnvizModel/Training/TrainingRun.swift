@@ -46,13 +46,20 @@ public enum MarianTraining {
                            firstGradients: (([String: Tensor]) throws(ModelError) -> Void)? = nil,
                            onStep: (TrainingLogEntry) throws(ModelError) -> Void) throws(ModelError) {
         guard !batches.isEmpty else { throw .input(path: "train", problem: "no batches") }
+        try run(net, batch: { batches[($0 - 1) % batches.count] }, options: o, firstGradients: firstGradients, onStep: onStep)
+    }
+
+    /// The same with step k's batch from `batch(k)`.
+    public static func run(_ net: MarianNetwork<Float>, batch: (Int) -> TrainingBatch, options o: TrainingOptions,
+                           firstGradients: (([String: Tensor]) throws(ModelError) -> Void)? = nil,
+                           onStep: (TrainingLogEntry) throws(ModelError) -> Void) throws(ModelError) {
         guard o.steps > 0 else { throw .input(path: "train", problem: "--steps must be positive, found \(o.steps)") }
         net.dropout = o.dropout
         let adam = Adam<Float>(count: net.params.count)
         let schedule = NoamSchedule(dModel: net.config.dModel, warmup: o.warmup, factor: o.lrFactor)
         var rng = DropoutRNG(seed: o.seed)
         for k in 1...o.steps {
-            let r = net.step(batches[(k - 1) % batches.count], smoothing: o.labelSmoothing, rng: &rng)
+            let r = net.step(batch(k), smoothing: o.labelSmoothing, rng: &rng)
             guard r.loss.isFinite else {
                 throw .input(path: "train", problem: "step \(k): the loss is \(r.loss) (diverged; try a smaller --lr-factor)")
             }

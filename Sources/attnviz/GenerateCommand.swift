@@ -1,0 +1,50 @@
+import ArgumentParser
+import AttnvizModel
+import Foundation
+
+extension Attnviz {
+    struct Generate: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Greedy-decodes each line of the input with a model attnviz trained (key/value cache) and prints the outputs.",
+            discussion: "Whitespace runs become one space; characters outside printable ASCII become <unk> (shown as U+FFFD).")
+
+        @Argument(help: ArgumentHelp("UTF-8 text file, one input per line, or - for standard input.", valueName: "file"))
+        var input: String
+
+        @Option(help: ArgumentHelp("A model directory written by attnviz train --task.", valueName: "dir"))
+        var model: String
+
+        @Flag(help: "Print JSON: per input its tokens, per-step times and the number of forward calls.")
+        var json = false
+
+        func run() throws {
+            try attempt {
+                let text = try readInputText(input)
+                guard case let .marian(marian) = try ModelRegistry.load(directory: model) else {
+                    throw CommandFailure(message: "\(model): generate needs an encoder-decoder (Marian) model attnviz trained")
+                }
+                let vocabulary = try CharVocabulary.load(directory: model)
+                guard marian.config.vocabSize == vocabulary.count else {
+                    throw CommandFailure(message: "\(model)/config.json: vocab_size is \(marian.config.vocabSize), the character vocabulary has \(vocabulary.count)")
+                }
+                var results: [[String: Any]] = []
+                for line in text.split(separator: "\n") where !SyntheticTask.normalize(String(line)).isEmpty {
+                    let source = SyntheticTask.normalize(String(line))
+                    let out = try marian.greedy(source: vocabulary.encode(source), maxLength: marian.config.maxPositionEmbeddings, eos: CharVocabulary.eos)
+                    let output = vocabulary.decode(out.ids)
+                    if json {
+                        results.append(["input": source, "output": output, "tokens": out.ids.map { vocabulary.tokens[$0] },
+                                        "ids": out.ids, "step_ms": out.stepSeconds.map { ($0 * 1e5).rounded() / 100 },
+                                        "encoder_ms": (out.encoderSeconds * 1e5).rounded() / 100, "forward_calls": out.forwardCalls])
+                    } else {
+                        print(output)
+                    }
+                }
+                if json {
+                    let data = try JSONSerialization.data(withJSONObject: results, options: [.prettyPrinted, .sortedKeys])
+                    print(String(decoding: data, as: UTF8.self))
+                }
+            }
+        }
+    }
+}
