@@ -8,10 +8,12 @@
            --log L.jsonl --dump-gradients G.safetensors
            transformers' MarianMTModel (eager attention, train mode) + torch.nn.CrossEntropyLoss(
            label_smoothing=E, ignore_index=pad), Adam(0.9, 0.98, 1e-9) with the Noam schedule
+  logits   --model DIR --input-ids 5,6,7 --decoder-input-ids 2,8 --out F.safetensors
+           MarianMTModel.from_pretrained(DIR) logits [T, vocab] (eval mode, eager attention)
 """
 import argparse
 import json
-import math
+import time
 
 import torch
 from safetensors.torch import save_file
@@ -62,7 +64,7 @@ def make_batches(a, pad):
 
 
 def train(a):
-    torch.set_num_threads(1)
+    torch.set_num_threads(a.threads)
     model = MarianMTModel.from_pretrained(a.init, attn_implementation="eager")
     model.train()
     pad, vocab = model.config.pad_token_id, model.config.vocab_size
@@ -73,6 +75,7 @@ def train(a):
     d = model.config.d_model
     log = open(a.log, "w")
     for k in range(1, a.steps + 1):
+        start = time.perf_counter()
         b = batches[(k - 1) % len(batches)]
         ids = torch.tensor(b["input_ids"])
         out = model(input_ids=ids, attention_mask=(ids != pad).long(), decoder_input_ids=torch.tensor(b["decoder_input_ids"]))
@@ -86,8 +89,20 @@ def train(a):
         for group in opt.param_groups:
             group["lr"] = lr
         opt.step()
-        log.write(json.dumps({"step": k, "loss": loss.item(), "lr": lr}) + "\n")
+        seconds = time.perf_counter() - start
+        log.write(json.dumps({"step": k, "loss": loss.item(), "lr": lr, "seconds": seconds}) + "\n")
     log.close()
+
+
+def logits(a):
+    torch.set_num_threads(1)
+    model = MarianMTModel.from_pretrained(a.model, attn_implementation="eager")
+    model.eval()
+    ids = torch.tensor([[int(x) for x in a.input_ids.split(",")]])
+    dec = torch.tensor([[int(x) for x in a.decoder_input_ids.split(",")]])
+    with torch.no_grad():
+        out = model(input_ids=ids, decoder_input_ids=dec).logits[0]
+    save_file({"logits": out.contiguous()}, a.out)
 
 
 def main():
@@ -114,8 +129,14 @@ def main():
     t.add_argument("--lr-factor", type=float, required=True)
     t.add_argument("--log", required=True)
     t.add_argument("--dump-gradients", required=True)
+    t.add_argument("--threads", type=int, default=1)
+    lg = sub.add_parser("logits")
+    lg.add_argument("--model", required=True)
+    lg.add_argument("--input-ids", required=True)
+    lg.add_argument("--decoder-input-ids", required=True)
+    lg.add_argument("--out", required=True)
     a = p.parse_args()
-    {"init": make_init, "train": train}[a.cmd](a)
+    {"init": make_init, "train": train, "logits": logits}[a.cmd](a)
 
 
 if __name__ == "__main__":

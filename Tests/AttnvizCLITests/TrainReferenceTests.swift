@@ -103,4 +103,30 @@ import Testing
         }
         print("\(c.testDescription): \(pairs.count) gradients, worst relative norm \(String(format: "%.2e", worst.relative)) (\(worst.name)), ‖∇‖ \(String(format: "%.3f", total))")
     }
+
+    /// A model `attnviz train --task` writes (and the shipped one) loads in transformers'
+    /// MarianMTModel and gives the logits `attnviz trace` gives: max |Δ| ≤ 1e-4 · max(1, max |logit|).
+    @Test(.enabled(if: python.path != nil, Comment(rawValue: python.reason)))
+    func trainedModelsLoadInTransformers() throws {
+        let tmp = try TempDir()
+        let r = try TrainTaskTests.tinyRun(tmp, out: "tiny", steps: 30)
+        #expect(r.status == 0, "\(r.stderr)")
+        var models = [tmp.file("tiny")]
+        let shipped = CLI.repoRoot.appendingPathComponent("models/reverse-words").path
+        if FileManager.default.fileExists(atPath: shipped) { models.append(shipped) }
+        let vocabulary = CharVocabulary()
+        for model in models {
+            let source = vocabulary.encode("the cat sat."), target = [CharVocabulary.pad] + vocabulary.encode("sat. cat").dropLast()
+            let ids = source.map(String.init).joined(separator: ","), dec = target.map(String.init).joined(separator: ",")
+            try Self.runPython(["logits", "--model", model, "--input-ids", ids, "--decoder-input-ids", dec, "--out", tmp.file("ref.safetensors")])
+            let t = try CLI.run(["trace", "--model", model, "--input-ids", ids, "--decoder-input-ids", dec, "--out", tmp.file("trace.safetensors")])
+            #expect(t.status == 0, "\(t.stderr)")
+            let a = try SafetensorsFile(path: tmp.file("ref.safetensors")).tensor("logits")
+            let b = try SafetensorsFile(path: tmp.file("trace.safetensors")).tensor("logits")
+            #expect(a.shape == b.shape)
+            let diff = try a.maxAbsDifference(b), scale = max(1, a.data.map(abs).max() ?? 0)
+            print("\((model as NSString).lastPathComponent): transformers vs attnviz trace logits \(a.shape): max |Δ| \(diff) (max |logit| \(scale))")
+            #expect(diff <= 1e-4 * scale)
+        }
+    }
 }

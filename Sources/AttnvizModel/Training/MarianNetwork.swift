@@ -64,15 +64,71 @@ public final class MarianNetwork<S: TrainScalar>: @unchecked Sendable {
         return out
     }
 
-    struct EncoderSaved {
-        var attention: AttentionSaved<S>, attentionDrop: DropoutMask<S>, selfNorm: NormSaved<S>
-        var ffn: FeedForwardSaved<S>, ffnDrop: DropoutMask<S>, finalNorm: NormSaved<S>
+    /// What a post-LN sub-layer keeps: h = LayerNorm(x + dropout(sublayer(x))).
+    struct Residual {
+        var drop: DropoutMask<S>, norm: NormSaved<S>
     }
 
-    struct DecoderSaved {
-        var attention: AttentionSaved<S>, attentionDrop: DropoutMask<S>, selfNorm: NormSaved<S>
-        var cross: AttentionSaved<S>, crossDrop: DropoutMask<S>, crossNorm: NormSaved<S>
-        var ffn: FeedForwardSaved<S>, ffnDrop: DropoutMask<S>, finalNorm: NormSaved<S>
+    struct AttentionBlock {
+        var attention: AttentionSaved<S>, residual: Residual
+    }
+
+    struct FeedForwardBlock {
+        var ffn: FeedForwardSaved<S>, residual: Residual
+    }
+
+    /// The per-step settings every block reads.
+    struct Pass {
+        let rows: Int, pHidden: S, pAttention: S, pActivation: S
+    }
+
+    /// x [rows, d] + dropout(sub) → LayerNorm → [rows, d]
+    func addNorm(_ x: [S], _ sub: [S], _ slot: NormSlot, _ pass: Pass, rng: inout DropoutRNG) -> ([S], Residual) {
+        var sub = sub
+        let drop = DropoutMask<S>(count: sub.count, p: pass.pHidden, rng: &rng)
+        drop.apply(&sub)
+        let (h, norm) = LayerNormOps.forward(Elementwise.add(x, sub), rows: pass.rows, slot, eps: eps, params: params.base)
+        return (h, Residual(drop: drop, norm: norm))
+    }
+
+    /// dh → (d residual input, d sub-layer output); LayerNorm gradients into `grads`.
+    func addNormBackward(_ dh: [S], _ r: Residual, _ slot: NormSlot, rows: Int) -> (dx: [S], dSub: [S]) {
+        let dSum = LayerNormOps.backward(dh, saved: r.norm, rows: rows, slot, params: params.base, grads: grads.base)
+        var dSub = dSum
+        r.drop.apply(&dSub)
+        return (dSum, dSub)
+    }
+
+    /// Attention of x over `memory` (nil: itself) + residual + LayerNorm.
+    func attentionBlock(_ x: [S], memory: [S]?, mask: BatchMask, _ slot: AttentionSlot, _ norm: NormSlot, _ pass: Pass,
+                        rng: inout DropoutRNG) -> ([S], AttentionBlock) {
+        let (a, saved) = AttentionOps.forward(x, memory ?? x, mask: mask, slot, dropout: pass.pAttention, rng: &rng, params: params.base)
+        let (h, residual) = addNorm(x, a, norm, pass, rng: &rng)
+        return (h, AttentionBlock(attention: saved, residual: residual))
+    }
+
+    /// dh → (dx, d memory); for self-attention both gradients are already in dx and d memory is empty.
+    func attentionBlockBackward(_ dh: [S], _ b: AttentionBlock, mask: BatchMask, _ slot: AttentionSlot, _ norm: NormSlot,
+                                rows: Int, cross: Bool) -> (dx: [S], dMemory: [S]) {
+        var (dx, dSub) = addNormBackward(dh, b.residual, norm, rows: rows)
+        let (dq, dkv) = AttentionOps.backward(dSub, saved: b.attention, mask: mask, slot, params: params.base, grads: grads.base)
+        Elementwise.accumulate(&dx, dq)
+        guard cross else { Elementwise.accumulate(&dx, dkv); return (dx, []) }
+        return (dx, dkv)
+    }
+
+    func feedForwardBlock(_ x: [S], _ slot: FeedForwardSlot, _ norm: NormSlot, _ pass: Pass, rng: inout DropoutRNG) -> ([S], FeedForwardBlock) {
+        let (f, saved) = FeedForwardOps.forward(x, rows: pass.rows, slot, activation: config.activationFunction, dropout: pass.pActivation,
+                                                rng: &rng, params: params.base)
+        let (h, residual) = addNorm(x, f, norm, pass, rng: &rng)
+        return (h, FeedForwardBlock(ffn: saved, residual: residual))
+    }
+
+    func feedForwardBlockBackward(_ dh: [S], _ b: FeedForwardBlock, _ slot: FeedForwardSlot, _ norm: NormSlot, rows: Int) -> [S] {
+        var (dx, dSub) = addNormBackward(dh, b.residual, norm, rows: rows)
+        Elementwise.accumulate(&dx, FeedForwardOps.backward(dSub, saved: b.ffn, rows: rows, slot, activation: config.activationFunction,
+                                                            params: params.base, grads: grads.base))
+        return dx
     }
 
     /// Forward and (with `backward`) backward over one batch. Gradients are overwritten.
@@ -80,9 +136,9 @@ public final class MarianNetwork<S: TrainScalar>: @unchecked Sendable {
     public func step(_ b: TrainingBatch, smoothing: Double, rng: inout DropoutRNG, backward: Bool = true,
                      keepLogits: Bool = false) -> StepResult {
         let B = b.batch, Sn = b.sourceLength, T = b.targetLength, d = config.dModel
-        let p = UnsafePointer(params.base), g = grads.base
-        let pHidden = S(dropout.hidden), pAttention = S(dropout.attention), pActivation = S(dropout.activation)
-        let act = config.activationFunction, emb = layout.embedding
+        let p = UnsafePointer(params.base), g = grads.base, emb = layout.embedding
+        let source = Pass(rows: B * Sn, pHidden: S(dropout.hidden), pAttention: S(dropout.attention), pActivation: S(dropout.activation))
+        let target = Pass(rows: B * T, pHidden: source.pHidden, pAttention: source.pAttention, pActivation: source.pActivation)
         let sourceReal = b.inputIDs.map { $0 != config.padTokenId }
         let encoderMask = BatchMask(batch: B, queries: Sn, keys: Sn, keyIsReal: sourceReal, causal: false)
         let selfMask = BatchMask(batch: B, queries: T, keys: T, keyIsReal: nil, causal: true)
@@ -90,43 +146,27 @@ public final class MarianNetwork<S: TrainScalar>: @unchecked Sendable {
 
         // Encoder.
         var x = emb.embed(b.inputIDs, length: Sn, positions: positions, params: p)  // [B·S, d]
-        let encoderEmbeddingDrop = DropoutMask<S>(count: x.count, p: pHidden, rng: &rng)
+        let encoderEmbeddingDrop = DropoutMask<S>(count: x.count, p: source.pHidden, rng: &rng)
         encoderEmbeddingDrop.apply(&x)
-        var encoderSaved: [EncoderSaved] = []
+        var encoderSaved: [(AttentionBlock, FeedForwardBlock)] = []
         for layer in layout.encoder {
-            var (a, aS) = AttentionOps.forward(x, x, mask: encoderMask, layer.selfAttention, dropout: pAttention, rng: &rng, params: p)
-            let aDrop = DropoutMask<S>(count: a.count, p: pHidden, rng: &rng)
-            aDrop.apply(&a)
-            let (h1, n1) = LayerNormOps.forward(Elementwise.add(x, a), rows: B * Sn, layer.selfNorm, eps: eps, params: p)  // [B·S, d]
-            var (f, fS) = FeedForwardOps.forward(h1, rows: B * Sn, layer.ffn, activation: act, dropout: pActivation, rng: &rng, params: p)
-            let fDrop = DropoutMask<S>(count: f.count, p: pHidden, rng: &rng)
-            fDrop.apply(&f)
-            let (h2, n2) = LayerNormOps.forward(Elementwise.add(h1, f), rows: B * Sn, layer.finalNorm, eps: eps, params: p)  // [B·S, d]
-            encoderSaved.append(EncoderSaved(attention: aS, attentionDrop: aDrop, selfNorm: n1, ffn: fS, ffnDrop: fDrop, finalNorm: n2))
+            let (h1, a) = attentionBlock(x, memory: nil, mask: encoderMask, layer.selfAttention, layer.selfNorm, source, rng: &rng)  // [B·S, d]
+            let (h2, f) = feedForwardBlock(h1, layer.ffn, layer.finalNorm, source, rng: &rng)                                       // [B·S, d]
+            encoderSaved.append((a, f))
             x = h2
         }
         let memory = x  // [B·S, d]
 
         // Decoder (teacher forced).
         var y = emb.embed(b.decoderInputIDs, length: T, positions: positions, params: p)  // [B·T, d]
-        let decoderEmbeddingDrop = DropoutMask<S>(count: y.count, p: pHidden, rng: &rng)
+        let decoderEmbeddingDrop = DropoutMask<S>(count: y.count, p: target.pHidden, rng: &rng)
         decoderEmbeddingDrop.apply(&y)
-        var decoderSaved: [DecoderSaved] = []
+        var decoderSaved: [(AttentionBlock, AttentionBlock, FeedForwardBlock)] = []
         for layer in layout.decoder {
-            var (a, aS) = AttentionOps.forward(y, y, mask: selfMask, layer.selfAttention, dropout: pAttention, rng: &rng, params: p)
-            let aDrop = DropoutMask<S>(count: a.count, p: pHidden, rng: &rng)
-            aDrop.apply(&a)
-            let (h1, n1) = LayerNormOps.forward(Elementwise.add(y, a), rows: B * T, layer.selfNorm, eps: eps, params: p)  // [B·T, d]
-            var (c, cS) = AttentionOps.forward(h1, memory, mask: crossMask, layer.crossAttention, dropout: pAttention, rng: &rng, params: p)
-            let cDrop = DropoutMask<S>(count: c.count, p: pHidden, rng: &rng)
-            cDrop.apply(&c)
-            let (h2, n2) = LayerNormOps.forward(Elementwise.add(h1, c), rows: B * T, layer.crossNorm, eps: eps, params: p)  // [B·T, d]
-            var (f, fS) = FeedForwardOps.forward(h2, rows: B * T, layer.ffn, activation: act, dropout: pActivation, rng: &rng, params: p)
-            let fDrop = DropoutMask<S>(count: f.count, p: pHidden, rng: &rng)
-            fDrop.apply(&f)
-            let (h3, n3) = LayerNormOps.forward(Elementwise.add(h2, f), rows: B * T, layer.finalNorm, eps: eps, params: p)  // [B·T, d]
-            decoderSaved.append(DecoderSaved(attention: aS, attentionDrop: aDrop, selfNorm: n1, cross: cS, crossDrop: cDrop, crossNorm: n2,
-                                             ffn: fS, ffnDrop: fDrop, finalNorm: n3))
+            let (h1, a) = attentionBlock(y, memory: nil, mask: selfMask, layer.selfAttention, layer.selfNorm, target, rng: &rng)          // [B·T, d]
+            let (h2, c) = attentionBlock(h1, memory: memory, mask: crossMask, layer.crossAttention, layer.crossNorm, target, rng: &rng)  // [B·T, d]
+            let (h3, f) = feedForwardBlock(h2, layer.ffn, layer.finalNorm, target, rng: &rng)                                           // [B·T, d]
+            decoderSaved.append((a, c, f))
             y = h3
         }
         let logits = emb.project(y, rows: B * T, bias: finalLogitsBias, params: p)  // [B·T, V]
@@ -138,39 +178,19 @@ public final class MarianNetwork<S: TrainScalar>: @unchecked Sendable {
         grads.zero()
         var dy = emb.projectBackward(ce.dLogits, h: y, rows: B * T, params: p, grads: g)  // [B·T, d]
         var dMemory = [S](repeating: 0, count: B * Sn * d)                                // [B·S, d]
-        for (layer, sv) in zip(layout.decoder, decoderSaved).reversed() {
-            let ds3 = LayerNormOps.backward(dy, saved: sv.finalNorm, rows: B * T, layer.finalNorm, params: p, grads: g)
-            var df = ds3
-            sv.ffnDrop.apply(&df)
-            var dh2 = FeedForwardOps.backward(df, saved: sv.ffn, rows: B * T, layer.ffn, activation: act, params: p, grads: g)
-            Elementwise.accumulate(&dh2, ds3)
-            let ds2 = LayerNormOps.backward(dh2, saved: sv.crossNorm, rows: B * T, layer.crossNorm, params: p, grads: g)
-            var dc = ds2
-            sv.crossDrop.apply(&dc)
-            var (dh1, dm) = AttentionOps.backward(dc, saved: sv.cross, mask: crossMask, layer.crossAttention, params: p, grads: g)
-            Elementwise.accumulate(&dh1, ds2)
+        for (layer, (a, c, f)) in zip(layout.decoder, decoderSaved).reversed() {
+            let dh2 = feedForwardBlockBackward(dy, f, layer.ffn, layer.finalNorm, rows: B * T)
+            let (dh1, dm) = attentionBlockBackward(dh2, c, mask: crossMask, layer.crossAttention, layer.crossNorm, rows: B * T, cross: true)
             Elementwise.accumulate(&dMemory, dm)
-            let ds1 = LayerNormOps.backward(dh1, saved: sv.selfNorm, rows: B * T, layer.selfNorm, params: p, grads: g)
-            var da = ds1
-            sv.attentionDrop.apply(&da)
-            let (dq, dkv) = AttentionOps.backward(da, saved: sv.attention, mask: selfMask, layer.selfAttention, params: p, grads: g)
-            dy = Elementwise.add(ds1, Elementwise.add(dq, dkv))
+            dy = attentionBlockBackward(dh1, a, mask: selfMask, layer.selfAttention, layer.selfNorm, rows: B * T, cross: false).dx
         }
         decoderEmbeddingDrop.apply(&dy)
         emb.embedBackward(dy, ids: b.decoderInputIDs, grads: g)
 
         var dx = dMemory
-        for (layer, sv) in zip(layout.encoder, encoderSaved).reversed() {
-            let ds2 = LayerNormOps.backward(dx, saved: sv.finalNorm, rows: B * Sn, layer.finalNorm, params: p, grads: g)
-            var df = ds2
-            sv.ffnDrop.apply(&df)
-            var dh1 = FeedForwardOps.backward(df, saved: sv.ffn, rows: B * Sn, layer.ffn, activation: act, params: p, grads: g)
-            Elementwise.accumulate(&dh1, ds2)
-            let ds1 = LayerNormOps.backward(dh1, saved: sv.selfNorm, rows: B * Sn, layer.selfNorm, params: p, grads: g)
-            var da = ds1
-            sv.attentionDrop.apply(&da)
-            let (dq, dkv) = AttentionOps.backward(da, saved: sv.attention, mask: encoderMask, layer.selfAttention, params: p, grads: g)
-            dx = Elementwise.add(ds1, Elementwise.add(dq, dkv))
+        for (layer, (a, f)) in zip(layout.encoder, encoderSaved).reversed() {
+            let dh1 = feedForwardBlockBackward(dx, f, layer.ffn, layer.finalNorm, rows: B * Sn)
+            dx = attentionBlockBackward(dh1, a, mask: encoderMask, layer.selfAttention, layer.selfNorm, rows: B * Sn, cross: false).dx
         }
         encoderEmbeddingDrop.apply(&dx)
         emb.embedBackward(dx, ids: b.inputIDs, grads: g)

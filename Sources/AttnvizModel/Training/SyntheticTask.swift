@@ -49,7 +49,7 @@ public enum SyntheticTask: String, CaseIterable, Sendable {
     }
 }
 
-/// Seeded sentences for training and evaluation: 1–7 words drawn from a word list (with
+/// Seeded sentences for training and evaluation: 1–9 words drawn from a word list (with
 /// capitals, numbers and punctuation), at most `maxCharacters` long.
 public struct SentenceGenerator: Sendable {
     public let words: [String]
@@ -66,18 +66,20 @@ public struct SentenceGenerator: Sendable {
     mutating func chance(_ p: Double) -> Bool { rng.uniform() < p }
 
     public mutating func next() -> String {
-        let count = 1 + below(7)
+        let count = 1 + below(9)
         var parts: [String] = []
         var length = 0
         for _ in 0..<count {
             var w: String
             if chance(0.1) {
                 w = String(below(chance(0.5) ? 100 : 10000))
+            } else if chance(0.06) {
+                w = ["a", "I", "a", "A"][below(4)]  // the list's words have ≥ 2 letters
             } else {
                 w = words.isEmpty ? "x" : words[below(words.count)]
                 if chance(0.03) { w = w.uppercased() } else if chance(0.15) { w = w.prefix(1).uppercased() + w.dropFirst() }
             }
-            if chance(0.08) { w += [",", ";", ":", "'s", ")"][below(5)] }
+            if chance(0.08) { w += [",", ",", ";", ":", "'s", ")", "n't", "'re", "'ll"][below(9)] }
             if chance(0.03) { w = ["(", "\"", "'", "#", "$"][below(5)] + w }
             let added = (parts.isEmpty ? 0 : 1) + w.count
             if !parts.isEmpty, length + added > maxCharacters - 1 { break }

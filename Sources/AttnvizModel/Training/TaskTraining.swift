@@ -78,7 +78,7 @@ public enum TaskTraining {
                              onStep: (TrainingLogEntry) -> Void) throws(ModelError) {
         var sentences = SentenceGenerator(words: words, seed: options.seed, maxCharacters: shape.maxCharacters)
         let vocabulary = CharVocabulary()
-        var window = (loss: 0.0, tokens: 0, correct: 0)
+        var window = (loss: 0.0, tokens: 0, correct: 0, seconds: 0.0)
         try MarianTraining.run(net, batch: { _ in
             task.batch((0..<batchSize).map { _ in sentences.next() }, vocabulary: vocabulary)
         }, options: options, onStep: { entry throws(ModelError) in
@@ -86,10 +86,11 @@ public enum TaskTraining {
             window.loss += entry.loss * Double(entry.tokens)
             window.tokens += entry.tokens
             window.correct += entry.correct
+            window.seconds += entry.seconds
             if entry.step % logEvery == 0 || entry.step == options.steps {
                 try onLog(TrainingLogEntry(step: entry.step, loss: window.loss / Double(max(window.tokens, 1)), lr: entry.lr,
-                                           tokens: window.tokens, correct: window.correct))
-                window = (0, 0, 0)
+                                           tokens: window.tokens, correct: window.correct, seconds: window.seconds))
+                window = (0, 0, 0, 0)
             }
         })
     }
@@ -104,5 +105,26 @@ public enum TaskTraining {
             if found != expected { failures.append((s, expected, found)) }
         }
         return (Double(sentences.count - failures.count) / Double(max(sentences.count, 1)), failures)
+    }
+}
+
+/// The "attnviz" block `train --task` writes into config.json, as `generate` reads it back.
+public struct TaskModelCard: Decodable, Sendable {
+    public struct Block: Decodable, Sendable {
+        public var task: String
+        public var maxCharacters: Int
+        public var seed: UInt64
+        enum CodingKeys: String, CodingKey { case task, maxCharacters = "max_characters", seed }
+    }
+    public var attnviz: Block
+
+    /// Reads DIR/config.json; the task must be one attnviz knows.
+    public static func load(directory: String) throws(ModelError) -> (card: TaskModelCard, task: SyntheticTask) {
+        let path = (directory as NSString).appendingPathComponent("config.json")
+        let card = try decodeJSON(TaskModelCard.self, path: path)
+        guard let task = SyntheticTask(rawValue: card.attnviz.task) else {
+            throw .config(path: path, key: "attnviz.task", problem: "unknown task '\(card.attnviz.task)' (known: \(SyntheticTask.allCases.map(\.rawValue).joined(separator: ", ")))")
+        }
+        return (card, task)
     }
 }

@@ -1,4 +1,5 @@
 import AttnvizTensor
+import Dispatch
 import Foundation
 
 /// Settings of one training run.
@@ -30,11 +31,12 @@ public struct TrainingLogEntry: Sendable {
     public var lr: Double        // the rate this step used
     public var tokens: Int       // non-pad labels in the batch
     public var correct: Int      // teacher-forced argmax hits among them
+    public var seconds: Double = 0  // wall time of the step (forward, backward, Adam)
 
     /// One JSON line: {"step": …, "loss": …, "lr": …, "tokens": …, "accuracy": …}
     public var jsonLine: String {
         let accuracy = tokens > 0 ? Double(correct) / Double(tokens) : 0
-        return "{\"step\": \(step), \"loss\": \(loss), \"lr\": \(lr), \"tokens\": \(tokens), \"accuracy\": \(accuracy)}"
+        return "{\"step\": \(step), \"loss\": \(loss), \"lr\": \(lr), \"tokens\": \(tokens), \"accuracy\": \(accuracy), \"seconds\": \((seconds * 1e6).rounded() / 1e6)}"
     }
 }
 
@@ -59,6 +61,7 @@ public enum MarianTraining {
         let schedule = NoamSchedule(dModel: net.config.dModel, warmup: o.warmup, factor: o.lrFactor)
         var rng = DropoutRNG(seed: o.seed)
         for k in 1...o.steps {
+            let start = DispatchTime.now().uptimeNanoseconds
             let r = net.step(batch(k), smoothing: o.labelSmoothing, rng: &rng)
             guard r.loss.isFinite else {
                 throw .input(path: "train", problem: "step \(k): the loss is \(r.loss) (diverged; try a smaller --lr-factor)")
@@ -66,7 +69,8 @@ public enum MarianTraining {
             if k == 1, let firstGradients { try firstGradients(net.tensors(gradients: true)) }
             let lr = schedule.rate(step: k)
             adam.update(params: net.params, grads: net.grads, lr: lr)
-            try onStep(TrainingLogEntry(step: k, loss: r.loss, lr: lr, tokens: r.tokens, correct: r.correct))
+            let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+            try onStep(TrainingLogEntry(step: k, loss: r.loss, lr: lr, tokens: r.tokens, correct: r.correct, seconds: seconds))
         }
     }
 
