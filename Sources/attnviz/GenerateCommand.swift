@@ -35,9 +35,7 @@ extension Attnviz {
             if let heldOut { return try evaluate(heldOut) }
             try attempt {
                 let text = try readInputText(input ?? "-")
-                guard case let .marian(marian) = try ModelRegistry.load(directory: model) else {
-                    throw CommandFailure(message: "\(model): generate needs an encoder-decoder (Marian) model attnviz trained")
-                }
+                let marian = try loadMarian()
                 let vocabulary = try CharVocabulary.load(directory: model)
                 guard marian.config.vocabSize == vocabulary.count else {
                     throw CommandFailure(message: "\(model)/config.json: vocab_size is \(marian.config.vocabSize), the character vocabulary has \(vocabulary.count)")
@@ -62,12 +60,17 @@ extension Attnviz {
             }
         }
     
+        func loadMarian() throws -> MarianModel {
+            guard case let .marian(marian) = try ModelRegistry.load(directory: model) else {
+                throw CommandFailure(message: "\(model): generate needs an encoder-decoder (Marian) model attnviz trained")
+            }
+            return marian
+        }
+
         /// Exact match of greedy outputs on held-out sentences; the failures on stderr.
         func evaluate(_ count: Int) throws {
             try attempt {
-                guard case let .marian(marian) = try ModelRegistry.load(directory: model) else {
-                    throw CommandFailure(message: "\(model): generate needs an encoder-decoder (Marian) model attnviz trained")
-                }
+                let marian = try loadMarian()
                 let (card, task) = try TaskModelCard.load(directory: model)
                 let list = try SentenceGenerator.words(vocabulary: words ?? (ModelRegistry.defaultDirectory as NSString).appendingPathComponent("vocab.txt"))
                 var generator = SentenceGenerator(words: list, seed: seed ?? card.attnviz.seed &+ 1, maxCharacters: card.attnviz.maxCharacters)
