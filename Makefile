@@ -26,7 +26,9 @@ test: setup
 
 bench: setup
 	$(SWIFT) build $(RELEASE) --product attnviz-bench
+	$(SWIFT) build $(RELEASE) --product attnviz
 	@bash scripts/bench.sh
+	@bash scripts/bench-train.sh
 
 # The binary and its templates: PREFIX/bin/attnviz finds PREFIX/share/attnviz/templates.
 install: build

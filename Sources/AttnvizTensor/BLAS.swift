@@ -33,3 +33,20 @@ public enum BLAS {
             blasint(ldc))
     }
 }
+
+extension BLAS {
+    /// The float64 twin of `sgemm`, for training code checked by finite differences at double
+    /// precision. Same conventions: row-major, explicit leading dimensions.
+    @inline(__always)
+    public static func dgemm(
+        transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Double = 1,
+        a: UnsafePointer<Double>, lda: Int, b: UnsafePointer<Double>, ldb: Int,
+        beta: Double = 0, c: UnsafeMutablePointer<Double>, ldc: Int
+    ) {
+        _ = singleThreaded
+        cblas_dgemm(
+            CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
+            blasint(m), blasint(n), blasint(k), alpha, a, blasint(lda), b, blasint(ldb), beta, c,
+            blasint(ldc))
+    }
+}

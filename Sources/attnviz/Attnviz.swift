@@ -10,7 +10,7 @@ struct Attnviz: ParsableCommand {
         commandName: "attnviz",
         abstract: "Runs a sentence through a real Transformer and explains what happens inside.",
         version: TraceExport.version,
-        subcommands: [Render.self, Trace.self, Tokenize.self])
+        subcommands: [Render.self, Trace.self, Tokenize.self, Train.self, Generate.self])
 
     static func main() {
         Memory.keepFreedMemory()  // a tuning hint: when glibc refuses it, nothing else changes
