@@ -38,6 +38,6 @@ struct PosSinusoidalSection: Section {
                 FigureSpec(file: Figures.file(id, "similarity"), figure: Figures.similarity(sim, n: n, labels: nil, title: "Cosine similarity between position encodings", axis: "position"),
                            caption: "Similarity depends on the distance |p − q| only, so every diagonal is constant and values fall away from the main diagonal."),
             ])],
-            findings: offsets.map { "Mean cosine similarity between positions \($0) apart: \(Analysis.fixed(meanCos($0)))." })
+            findings: offsets.map { "Mean cosine similarity between positions \($0) apart: \("mean_cosine_offset_\($0)", meanCos($0), "%.2f")." })
     }
 }
