@@ -79,6 +79,6 @@ enum Sections {
     static let all: [any Section] = [
         ArchOverviewSection(), ArchVsRnnCnnSection(), ArchStrengthsLimitsSection(), InputTokenizeSection(), PosSinusoidalSection(), PosLearnedSection(),
         AttnScaledSection(), AttnMultiheadSection(), AttnModelViewSection(), AttnPaddingMaskSection(),
-        BlockResidualSection(), BlockLayerNormSection(), BlockFFNSection(), BlockActivationsSection(),
+        BlockResidualSection(), BlockLayerNormSection(), BlockBatchNormSection(), BlockFFNSection(), BlockActivationsSection(), BlockGradientsSection(),
     ]
 }
