@@ -80,5 +80,6 @@ enum Sections {
         ArchOverviewSection(), ArchVsRnnCnnSection(), ArchStrengthsLimitsSection(), InputTokenizeSection(), PosSinusoidalSection(), PosLearnedSection(),
         AttnScaledSection(), AttnMultiheadSection(), AttnModelViewSection(), AttnPaddingMaskSection(),
         BlockResidualSection(), BlockLayerNormSection(), BlockBatchNormSection(), BlockFFNSection(), BlockActivationsSection(), BlockGradientsSection(),
+        TrainDropoutSection(), BertVsElmoSection(), BertDownstreamSection(),
     ]
 }
