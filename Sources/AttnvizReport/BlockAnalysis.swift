@@ -61,10 +61,10 @@ enum BlockAnalysis {
     static func histogram(_ values: [Float], lo: Double, hi: Double, bins: Int) -> [Double] {
         guard bins > 0, hi > lo, !values.isEmpty else { return [Double](repeating: 0, count: max(bins, 0)) }
         var counts = [Int](repeating: 0, count: bins)
-        let scale = Double(bins) / (hi - lo)
+        let scale = Float(Double(bins) / (hi - lo)), low = Float(lo), top = Float(bins - 1)
         for v in values where v.isFinite {
-            let b = Int(((Double(v) - lo) * scale).rounded(.down))
-            counts[min(bins - 1, max(0, b))] += 1
+            // Clamped in Float before the conversion, so a far outlier cannot overflow Int.
+            counts[Int(min(top, max(0, ((v - low) * scale).rounded(.down))))] += 1
         }
         let total = Double(counts.reduce(0, +))
         return counts.map { total > 0 ? Double($0) / total : 0 }

@@ -13,7 +13,15 @@ struct BertDownstreamSection: Section {
     static func substitution(_ s: Study) -> (position: Int, id: Int)? {
         let tokens = s.trace.tokens
         // A word: not a special, with a letter or digit (not a punctuation mark); else any non-special.
-        let isWord = { (t: Token) in !t.isSpecial && t.text.unicodeScalars.contains { $0.properties.isAlphabetic || $0.properties.numericType != nil } }
+        // Judged on the input text the token covers (byte-level pieces such as “Ċ” spell a newline).
+        // Segment B's offsets count in the pair's own text.
+        let first = Array(s.text.unicodeScalars), second = Array((s.pair ?? s.text).unicodeScalars)
+        let isWord = { (t: Token) -> Bool in
+            guard !t.isSpecial else { return false }
+            let scalars = t.typeId == 1 ? second : first
+            let covered = t.range.map { r in r.compactMap { $0 < scalars.count ? scalars[$0] : nil } } ?? Array(t.text.unicodeScalars)
+            return covered.contains { $0.properties.isAlphabetic || $0.properties.numericType != nil }
+        }
         guard let last = tokens.indices.last(where: { isWord(tokens[$0]) }) ?? tokens.indices.last(where: { !tokens[$0].isSpecial }) else { return nil }
         let old = tokens[last].id
         if let other = tokens.first(where: { isWord($0) && $0.id != old }) ?? tokens.first(where: { !$0.isSpecial && $0.id != old }) { return (last, other.id) }
@@ -73,7 +81,7 @@ struct BertDownstreamSection: Section {
         let identicalEverywhere = earlier.filter { i in grid.allSatisfy { $0[i] == 0 } }.count
         let minEarlier = earlier.map { lastRow[$0] }.min() ?? 0, maxEarlier = earlier.map { lastRow[$0] }.max() ?? 0
         var findings: [Finding] = [
-            "Replacing the last word “\("old_token", text: oldText)” at position \("position", sub.position) by “\("new_token", text: newText)”: of the \("earlier_positions", earlier.count) earlier positions, \("earlier_changed_final", changedEarlier) have a different final output (max |Δ| from \("earlier_min_max_abs_diff", minEarlier, "%.2e") to \("earlier_max_max_abs_diff", maxEarlier, "%.2e")), and \("earlier_bit_identical_all_layers", identicalEverywhere) are bit-identical in every layer.",
+            "Replacing the last word piece “\("old_token", text: oldText)” at position \("position", sub.position) by “\("new_token", text: newText)”: of the \("earlier_positions", earlier.count) earlier position\(earlier.count == 1 ? "" : "s"), \("earlier_changed_final", changedEarlier) \(changedEarlier == 1 ? "has" : "have") a different final output (max |Δ| from \("earlier_min_max_abs_diff", minEarlier, "%.2e") to \("earlier_max_max_abs_diff", maxEarlier, "%.2e")), and \("earlier_bit_identical_all_layers", identicalEverywhere) are bit-identical in every layer.",
         ]
         if causal {
             findings.append(changedEarlier == 0

@@ -38,7 +38,7 @@ struct BlockActivationsSection: Section {
         for l in s.trace.layers {
             let t = l.ffnPre.data
             total += t.count
-            let step = max(1, t.count / 20_000)
+            let step = max(1, t.count / 5_000)
             sample += stride(from: 0, to: t.count, by: step).map { t[$0] }
         }
         sample = sample.filter(\.isFinite).sorted()
@@ -77,12 +77,13 @@ struct BlockActivationsSection: Section {
             tanhGap = max(tanhGap, abs(ActivationCurve.gelu.value(x) - ActivationCurve.geluTanh.value(x)))
         }
         gapRelu /= Double(sample.count); slope /= Double(sample.count)
-        let step = max(1, total / max(sample.count, 1))
+        let step = max(1, (s.trace.layers.first?.ffnPre.count ?? 0) / 5_000)
+        let sampleText = step == 1 ? "all \(total) FFN pre-activations of the run" : "a strided sample of \(sample.count) of the run's \(total) FFN pre-activations (every \(step)th of each layer)"
         var findings: [Finding] = [
-            "The loaded model uses \("activation", text: m.activation) (\(curve.label)). Of this run's FFN pre-activations (a strided sample of \("sampled_values", sample.count) of \(total), every ≈\(step)th), \(percent: "negative_share", negative) are negative and \(percent: "between_minus3_and_0_share", bump) lie in (−3, 0), where \(curve == .relu ? "ReLU outputs exactly 0" : "\(curve.label) outputs a small negative value and ReLU would output 0"); the 1%, 50% and 99% quantiles are \("quantile_01", q01, "%.2f"), \("median", q50, "%.2f") and \("quantile_99", q99, "%.2f").",
+            "The loaded model uses \("activation", text: m.activation) (\(curve.label)). Of \(sampleText), \(percent: "negative_share", negative) are negative and \(percent: "between_minus3_and_0_share", bump) lie in (−3, 0), where \(curve == .relu ? "ReLU outputs exactly 0" : "\(curve.label) outputs a small negative value and ReLU would output 0"); the 1%, 50% and 99% quantiles are \("quantile_01", q01, "%.2f"), \("median", q50, "%.2f") and \("quantile_99", q99, "%.2f").",
             "On these inputs the mean slope f′(x) is \("mean_derivative", slope, "%.3f"), and \(curve.label) differs from ReLU by \("mean_abs_diff_from_relu", gapRelu, "%.3f") on average; the erf and tanh forms of GELU differ by at most \("gelu_erf_tanh_max_abs_diff", tanhGap, "%.1e") here.",
         ]
         if curve == .relu { findings.removeLast(); findings.append("On these inputs the mean slope is \("mean_derivative", slope, "%.3f"): the share of inputs above 0.") }
-        return SectionContent(answer: answer, groups: [FigureGroup(figures: figures)], findings: findings)
+        return SectionContent(answer: answer, groups: [FigureGroup(figures: figures)], findings: findings, values: [("sampled_values", .number(Double(sample.count)))])
     }
 }

@@ -34,14 +34,14 @@ struct BlockFFNSection: Section {
         // Histogram ranges from pooled quantiles of a strided sample (fast at 512 tokens).
         func sample(_ pick: (LayerRecord) -> Tensor) -> [Float] {
             var out: [Float] = []
-            for l in layers { let t = pick(l).data; let step = max(1, t.count / 20_000); out += stride(from: 0, to: t.count, by: step).map { t[$0] } }
+            for l in layers { let t = pick(l).data; let step = max(1, t.count / 5_000); out += stride(from: 0, to: t.count, by: step).map { t[$0] } }
             return out.filter(\.isFinite).sorted()
         }
         let preSorted = sample(\.ffnPre), actSorted = sample(\.ffnAct)
         let preLo = min(BlockAnalysis.quantile(preSorted, 0.001), Double(Self.threshold) - 1), preHi = max(BlockAnalysis.quantile(preSorted, 0.999), 1)
         let actLo = min(BlockAnalysis.quantile(actSorted, 0.001), -0.2), actHi = max(BlockAnalysis.quantile(actSorted, 0.999), 0.5)
         let bins = 60
-        let shown = Self.evenly(layers.count, max: 8)
+        let shown = Self.evenly(layers.count, max: 6)  // the palette's first six colours (the seventh, yellow, is faint on white)
         func histogramPlot(title: String, pick: (LayerRecord) -> Tensor, lo: Double, hi: Double, xLabel: String) -> LinePlot {
             let centers = (0..<bins).map { lo + (Double($0) + 0.5) * (hi - lo) / Double(bins) }
             let series = shown.map { l in
@@ -52,10 +52,8 @@ struct BlockFFNSection: Section {
             plot.includeZero = true
             return plot
         }
-        var prePlot = histogramPlot(title: "FFN pre-activations per layer (fc1 output, all tokens × \(ff) units)", pick: \.ffnPre, lo: preLo, hi: preHi,
-                                    xLabel: "pre-activation value (\(bins) bins, ends include the outer 0.1%)")
-        let ymax = prePlot.series.flatMap(\.y).max() ?? 1
-        if !relu { prePlot.series.insert(.init(name: "inactive below \(Int(Self.threshold))", x: [Double(Self.threshold), Double(Self.threshold)], y: [0, ymax], dashed: true), at: 0) }
+        let prePlot = histogramPlot(title: "FFN pre-activations per layer (fc1 output, all tokens × \(ff) units)", pick: \.ffnPre, lo: preLo, hi: preHi,
+                                    xLabel: "pre-activation value (\(bins) bins, ends include the outer 0.1%)" + (relu ? "" : "; inactive: below \(Int(Self.threshold))"))
         let actPlot = histogramPlot(title: "FFN activations per layer (after \(actName))", pick: \.ffnAct, lo: actLo, hi: actHi,
                                     xLabel: "activation value (\(bins) bins, ends include the outer 0.1%)")
 
@@ -88,7 +86,7 @@ struct BlockFFNSection: Section {
         if !relu {
             findings.append("A pre-activation ≤ 0 — where ReLU would output exactly 0 but \(actName) passes a small negative value — occurs for \(percent: "nonpositive_share_mean", Analysis.mean(nonPositive)) of the unit activations on average over layers.")
         }
-        let caption = relu ? "" : " The dashed line marks the inactive threshold \(Int(Self.threshold))."
+        let caption = relu ? "" : " Everything left of \(Int(Self.threshold)) on the x axis counts as inactive."
         return SectionContent(
             answer: answer,
             groups: [FigureGroup(figures: [
