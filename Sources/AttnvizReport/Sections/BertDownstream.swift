@@ -72,8 +72,8 @@ struct BertDownstreamSection: Section {
         }
         let oldText = s.labels[sub.position], newText = changed.tokens[sub.position].text
         var map = Heatmap(title: "Replacing “\(oldText)” (position \(sub.position)) by “\(newText)”: max |Δ| of each token's vector, per layer",
-                          values: values, rows: grid.count, cols: n, rowLabels: rowNames, colLabels: s.labels,
-                          xLabel: "token (position)", yLabel: "hidden state", colorbarLabel: "log₁₀ max|Δ|", colormap: .viridis)
+                          values: values, rows: grid.count, cols: n, rowLabels: rowNames, colLabels: n <= 100 ? s.labels : nil,
+                          xLabel: n <= 100 ? "token (position)" : "token position 0 … \(n - 1), left to right (changed token at \(sub.position))", yLabel: "hidden state", colorbarLabel: "log₁₀ max|Δ|", colormap: .viridis)
         map.maskLabel = "exactly 0 (bit-identical)"
         let earlier = Array(0..<sub.position)
         let lastRow = grid.last ?? []
