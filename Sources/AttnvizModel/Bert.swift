@@ -14,6 +14,9 @@ public struct BertConfig: Decodable, Sendable {
     public var typeVocabSize: Int
     public var vocabSize: Int
     public var positionEmbeddingType: String?
+    /// Dropout probabilities used in training (HF defaults 0.1 when absent).
+    public var hiddenDropoutProb: Double?
+    public var attentionProbsDropoutProb: Double?
 
     enum CodingKeys: String, CodingKey {
         case hiddenSize = "hidden_size", numHiddenLayers = "num_hidden_layers"
@@ -21,6 +24,7 @@ public struct BertConfig: Decodable, Sendable {
         case hiddenAct = "hidden_act", layerNormEps = "layer_norm_eps"
         case maxPositionEmbeddings = "max_position_embeddings", typeVocabSize = "type_vocab_size"
         case vocabSize = "vocab_size", positionEmbeddingType = "position_embedding_type"
+        case hiddenDropoutProb = "hidden_dropout_prob", attentionProbsDropoutProb = "attention_probs_dropout_prob"
     }
 
     func validate(path: String) throws(ModelError) {
@@ -147,7 +151,8 @@ public struct BertModel: Sendable {
                 : Tensor.zeros([n, wordEmbeddings.shape[1]])
             let type = try Ops.gather(tokenTypeEmbeddings, rows: typeIds)     // [n, d]
             let sum = try Ops.add(try Ops.add(word, pos), type)               // [n, d]
-            let out = try embeddingNorm(sum)                                  // [n, d]
+            var out = try embeddingNorm(sum)                                  // [n, d]
+            if let dr = options.dropout { out = dr.apply(out, site: 0, p: dr.hidden) }
             recorder?.record(EmbeddingRecord(word: word, position: pos, tokenType: type, sum: sum, output: out))
             return out
         }
@@ -156,11 +161,15 @@ public struct BertModel: Sendable {
             x = try math("layer \(l)") { () throws(TensorError) -> Tensor in
                 let (q, trainedK, v) = GPT2Model.split(try layer.qkv(x), d: x.shape[1])  // each [n, d]
                 let k = options.tiedQueryKeyLayer == l ? q : trainedK
-                let (attnOut, attnRecord) = try MultiHeadAttention.attend(
-                    q: q, k: k, v: v, weights: layer.attention, mask: mask, kind: .encoderSelf, record: record)
-                let (sum1, h1) = try layer.attentionNorm(attnOut, plus: x)  // [n, d] each
-                let (pre, act, ffnOut) = try layer.ffn(h1)                  // [n, d_ff], [n, d_ff], [n, d]
-                let (sum2, h2) = try layer.outputNorm(ffnOut, plus: h1)     // [n, d] each
+                let dr = options.dropout
+                var (attnOut, attnRecord) = try MultiHeadAttention.attend(
+                    q: q, k: k, v: v, weights: layer.attention, mask: mask, kind: .encoderSelf, record: record,
+                    dropout: dr.map { ($0.seed, Dropout.site(layer: l, 0), $0.attention) })
+                if let dr { attnOut = dr.apply(attnOut, site: Dropout.site(layer: l, 1), p: dr.hidden) }
+                let (sum1, h1) = try options.addNorm(layer.attentionNorm, attnOut, plus: x)  // [n, d] each
+                let (pre, act, ffnRaw) = try layer.ffn(h1)                  // [n, d_ff], [n, d_ff], [n, d]
+                let ffnOut = dr.map { $0.apply(ffnRaw, site: Dropout.site(layer: l, 2), p: $0.hidden) } ?? ffnRaw
+                let (sum2, h2) = try options.addNorm(layer.outputNorm, ffnOut, plus: h1)     // [n, d] each
                 if let recorder, let attnRecord {
                     recorder.record(LayerRecord(
                         stack: .encoder, index: l, attention: [attnRecord],

@@ -14,11 +14,16 @@ public struct GPT2Config: Decodable, Sendable {
     public var activationFunction: Activation
     public var scaleAttnWeights: Bool?
     public var scaleAttnByInverseLayerIdx: Bool?
+    /// Dropout probabilities used in training (HF defaults 0.1 when absent).
+    public var residPdrop: Double?
+    public var embdPdrop: Double?
+    public var attnPdrop: Double?
 
     enum CodingKeys: String, CodingKey {
         case nEmbd = "n_embd", nLayer = "n_layer", nHead = "n_head", nInner = "n_inner", nPositions = "n_positions"
         case vocabSize = "vocab_size", layerNormEpsilon = "layer_norm_epsilon", activationFunction = "activation_function"
         case scaleAttnWeights = "scale_attn_weights", scaleAttnByInverseLayerIdx = "scale_attn_by_inverse_layer_idx"
+        case residPdrop = "resid_pdrop", embdPdrop = "embd_pdrop", attnPdrop = "attn_pdrop"
     }
 
     public var inner: Int { nInner ?? 4 * nEmbd }
@@ -128,23 +133,28 @@ public struct GPT2Model: Sendable {
             let pos = try options.positions ? Ops.gather(wpe, rows: Array(past..<(past + n)))  // [n, d]
                 : Tensor.zeros([n, d])
             let sum = try Ops.add(word, pos)                               // [n, d]
-            recorder?.record(EmbeddingRecord(word: word, position: pos, tokenType: nil, sum: sum, output: sum))
-            return sum
+            let out = options.dropout.map { $0.apply(sum, site: 0, p: $0.embedding) } ?? sum
+            recorder?.record(EmbeddingRecord(word: word, position: pos, tokenType: nil, sum: sum, output: out))
+            return out
         }
         let mask = AttentionMask(keys: nil, causal: true, queryOffset: past, pattern: options.pattern)
         for (l, b) in blocks.enumerated() {
             x = try math("layer \(l)") { () throws(TensorError) -> Tensor in
-                let a = try b.ln1(x)                        // [n, d]
+                let dr = options.dropout
+                let a = options.layerNorm ? try b.ln1(x) : x  // [n, d]
                 let qkv = try b.cAttn(a)                    // [n, 3d]
                 let (q, trainedK, vNew) = Self.split(qkv, d: d) // each [n, d]
                 let kNew = options.tiedQueryKeyLayer == l ? q : trainedK
                 let (k, v) = try cache.extend(layer: l, keys: kNew, values: vNew)  // [past+n, d]
                 let w = AttentionWeights(q: b.cAttn, k: b.cAttn, v: b.cAttn, o: b.cProj, heads: config.nHead)
-                let (attnOut, rec) = try MultiHeadAttention.attend(q: q, k: k, v: v, weights: w, mask: mask, kind: .decoderSelf, record: record)
-                let h1 = try Ops.add(x, attnOut)            // [n, d]
-                let m = try b.ln2(h1)                       // [n, d]
-                let (pre, act, f) = try b.mlp(m)            // [n, inner], [n, inner], [n, d]
-                let h2 = try Ops.add(h1, f)                 // [n, d]
+                var (attnOut, rec) = try MultiHeadAttention.attend(q: q, k: k, v: v, weights: w, mask: mask, kind: .decoderSelf, record: record,
+                                                                   dropout: dr.map { ($0.seed, Dropout.site(layer: l, 0), $0.attention) })
+                if let dr { attnOut = dr.apply(attnOut, site: Dropout.site(layer: l, 1), p: dr.hidden) }
+                let h1 = options.residual ? try Ops.add(x, attnOut) : attnOut  // [n, d]
+                let m = options.layerNorm ? try b.ln2(h1) : h1  // [n, d]
+                let (pre, act, fRaw) = try b.mlp(m)         // [n, inner], [n, inner], [n, d]
+                let f = dr.map { $0.apply(fRaw, site: Dropout.site(layer: l, 2), p: $0.hidden) } ?? fRaw
+                let h2 = options.residual ? try Ops.add(h1, f) : f  // [n, d]
                 if let recorder, let rec {
                     recorder.record(LayerRecord(stack: .decoder, index: l, attention: [rec], sublayers: [
                         SublayerRecord(name: "self-attention", residualIn: x, output: attnOut, residualOut: h1, normInput: x, normOutput: a),

@@ -147,8 +147,68 @@ struct ForwardOptions: Sendable {
     var tiedQueryKeyLayer: Int?
     /// Every self-attention restricted to these keys.
     var pattern: KeyPattern?
+    /// false: no residual add around the blocks' sub-layers (post-LN: LN(f(x)); pre-LN: f(LN(x))).
+    var residual = true
+    /// false: the blocks' LayerNorms are skipped (post-LN: x + f(x) unnormalised; pre-LN: x + f(x)).
+    var layerNorm = true
+    /// Dropout as in training (seeded masks, inverted scaling); nil = eval.
+    var dropout: Dropout?
 
     static let none = ForwardOptions()
+
+    /// A post-LN residual step as these options change it: (what the norm sees, the result).
+    func addNorm(_ norm: LayerNorm, _ f: Tensor, plus x: Tensor) throws(TensorError) -> (sum: Tensor, out: Tensor) {
+        switch (residual, layerNorm) {
+        case (true, true): return try norm(f, plus: x)
+        case (false, true): return (f, try norm(f))
+        case (true, false): let s = try Ops.add(f, x); return (s, s)
+        case (false, false): return (f, f)
+        }
+    }
+}
+
+/// Training-time dropout with reproducible masks: element `i` of site `site` is kept when a
+/// hash of (seed, site, i) falls at or above p, and kept values are scaled by 1/(1 − p)
+/// (inverted dropout), so the expected value is unchanged. The same seed gives the same masks
+/// whatever the thread split.
+struct Dropout: Sendable {
+    var seed: UInt64
+    /// On the embedding output and on each sub-layer's output before the residual add.
+    var hidden: Float
+    /// On the attention weights after the softmax.
+    var attention: Float
+    /// On the embedding output (GPT-2's embd_pdrop; BERT uses `hidden`).
+    var embedding: Float
+
+    /// Site numbers: 0 embeddings; per layer l: 1 + 3l attention weights, 2 + 3l attention
+    /// output, 3 + 3l feed-forward output.
+    static func site(layer: Int, _ k: Int) -> UInt64 { UInt64(1 + 3 * layer + k) }
+
+    @inline(__always)
+    static func keep(seed: UInt64, site: UInt64, index: Int, p: Float) -> Bool {
+        var z = seed &+ site &* 0x9E37_79B9_7F4A_7C15 &+ UInt64(truncatingIfNeeded: index) &* 0xD1B5_4A32_D192_ED03
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        z ^= z >> 31
+        return Double(z >> 11) / Double(1 << 53) >= Double(p)
+    }
+
+    /// In place on `count` values starting at flat index `offset` of the site.
+    static func apply(_ x: UnsafeMutablePointer<Float>, count: Int, offset: Int, seed: UInt64, site: UInt64, p: Float) {
+        guard p > 0 else { return }
+        let scale = p < 1 ? 1 / (1 - p) : 0
+        for i in 0..<count { x[i] = keep(seed: seed, site: site, index: offset + i, p: p) ? x[i] * scale : 0 }
+    }
+
+    func apply(_ t: Tensor, site: UInt64, p: Float) -> Tensor {
+        guard p > 0 else { return t }
+        var data = t.data
+        data.withUnsafeMutableBufferPointer { b in
+            guard let base = b.baseAddress else { return }
+            Self.apply(base, count: b.count, offset: 0, seed: seed, site: site, p: p)
+        }
+        return Tensor(uncheckedShape: t.shape, data: data)
+    }
 }
 
 /// Projections of one multi-head attention block.
@@ -175,7 +235,7 @@ enum MultiHeadAttention {
     /// Attention from already projected q [nq, d], k [nk, d], v [nk, d].
     static func attend(
         q: Tensor, k: Tensor, v: Tensor, weights w: AttentionWeights, mask: AttentionMask,
-        kind: AttentionKind, record: Bool
+        kind: AttentionKind, record: Bool, dropout: (seed: UInt64, site: UInt64, p: Float)? = nil
     ) throws(TensorError) -> (output: Tensor, record: AttentionRecord?) {
         let nq = q.shape[0], nk = k.shape[0], d = q.shape[1], h = w.heads
         guard d % h == 0 else { throw .invalidArgument(operation: "attention", detail: "width \(d) not divisible by \(h) heads") }
@@ -235,6 +295,9 @@ enum MultiHeadAttention {
                         ph = sh
                     }
                     Ops.softmaxRows(ph, rows: nq, width: nk)
+                    if let dropout {
+                        Dropout.apply(ph, count: nq * nk, offset: head * nq * nk, seed: dropout.seed, site: dropout.site, p: dropout.p)
+                    }
                     BLAS.sgemm(transA: false, transB: false, m: nq, n: dk, k: nk,
                                a: ph, lda: nk, b: vp.baseAddress! + head * dk, ldb: d, c: c.base + head * dk, ldc: d)
                 }

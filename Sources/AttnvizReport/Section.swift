@@ -83,7 +83,8 @@ enum Sections {
         AttnQKVSection(), AttnSelfVsLocalSection(), AttnScaledSection(), AttnDotVsAddSection(), AttnQKDifferentSection(),
         AttnMultiheadSection(), AttnHeadRolesSection(), AttnHeadDimSection(), AttnModelViewSection(), AttnPaddingMaskSection(),
         AttnBertMaskSection(),
-        BlockResidualSection(), BlockLayerNormSection(),
-        BertPretrainingSection(), BertClsPoolingSection(), BertIOSection(),
+        BlockResidualSection(), BlockLayerNormSection(), BlockBatchNormSection(), BlockFFNSection(), BlockActivationsSection(),
+        BlockGradientsSection(), TrainDropoutSection(),
+        BertPretrainingSection(), BertClsPoolingSection(), BertIOSection(), BertVsElmoSection(), BertDownstreamSection(),
     ]
 }

@@ -31,6 +31,18 @@ public enum Experiment: Hashable, Sendable {
     /// Dot-product vs additive scoring of one head's recorded q and k, timed; additive parameters
     /// are random (seeded), not trained.
     case scoring(layer: Int, head: Int, repeats: Int)
+    /// The blocks with their residual adds (`residual: false`: post-LN LN(f(x)), pre-LN f(LN(x)))
+    /// and/or their LayerNorms (`layerNorm: false`: x + f(x) unnormalised) taken out; the
+    /// embeddings as trained.
+    case ablated(residual: Bool, layerNorm: Bool)
+    /// The same forward with training-time dropout (the model's own probabilities from
+    /// config.json, masks seeded by `seed`, inverted scaling 1/(1 − p)). Recorded attention
+    /// weights are after dropout (what multiplies V), scores before it.
+    case dropout(seed: UInt64)
+    /// The main run's tokens run again, unchanged (eval mode is deterministic: bit-identical).
+    case repeatRun
+    /// The token at `position` replaced by vocabulary id `id`.
+    case substituted(position: Int, id: Int)
 
     /// Experiments that measure time: they run one at a time, after the others, so that nothing
     /// else competes for the cores while they are timed.

@@ -38,6 +38,10 @@ extension Session {
             case let .stepwise(repeats): return try stepwise(repeats: repeats, base: base)
             case let .scoring(layer, head, repeats): return try scoring(layer: layer, head: head, repeats: repeats, base: base)
             case .positionTable: return positionTable()
+            case let .ablated(residual, layerNorm): return try ablated(residual: residual, layerNorm: layerNorm, base: base)
+            case let .dropout(seed): return try dropout(seed: seed, base: base)
+            case .repeatRun: return try changedOutcome(base.tokens, options: .none)
+            case let .substituted(position, id): return try substituted(position: position, id: id, base: base)
             }
         } catch {
             return .unavailable("the run failed: \(error.description)")

@@ -1,0 +1,23 @@
+import AttnvizTrace
+
+extension Session {
+    /// `.dropout(seed:)`: the forward as in training, with the model's own dropout probabilities
+    /// (config.json; HF's default 0.1 for a key that is absent).
+    func dropout(seed: UInt64, base: Trace) throws(ModelError) -> ExperimentOutcome {
+        var options = ForwardOptions()
+        switch model {
+        case let .bert(bert):
+            let hidden = Float(bert.config.hiddenDropoutProb ?? 0.1)
+            options.dropout = Dropout(seed: seed, hidden: hidden, attention: Float(bert.config.attentionProbsDropoutProb ?? 0.1), embedding: hidden)
+        case let .gpt2(gpt):
+            let c = gpt.config
+            options.dropout = Dropout(seed: seed, hidden: Float(c.residPdrop ?? 0.1), attention: Float(c.attnPdrop ?? 0.1), embedding: Float(c.embdPdrop ?? 0.1))
+        case .marian:
+            return .unavailable("attnviz runs dropout on single-stack models (BERT, GPT-2), not on this \(model.info.modelType) model")
+        }
+        guard let d = options.dropout, [d.hidden, d.attention, d.embedding].allSatisfy({ $0 >= 0 && $0 < 1 }) else {
+            return .unavailable("config.json gives a dropout probability outside [0, 1)")
+        }
+        return try changedOutcome(base.tokens, options: options)
+    }
+}
