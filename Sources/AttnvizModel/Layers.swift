@@ -254,7 +254,6 @@ enum MultiHeadAttention {
         var kh = record ? [Float](unsafeUninitializedCapacity: nk * d) { _, c in c = nk * d } : []         // [heads, nk, d_k]
         var vh = record ? [Float](unsafeUninitializedCapacity: nk * d) { _, c in c = nk * d } : []         // [heads, nk, d_k]
         let scale = 1 / Float(dk).squareRoot()
-        let keys = mask.keys
         // Heads split across cores: scores, mask, softmax and context of a head are its own, and
         // so is their share of the output projection (its input columns), added up at the end.
         let plan = Parallel.plan(h)

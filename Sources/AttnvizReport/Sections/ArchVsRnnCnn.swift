@@ -30,7 +30,7 @@ struct ArchVsRnnCnnSection: Section {
             ? "This loaded model is a causal decoder: in training (teacher forcing) every position is computed in one pass like an encoder, but generating text is still sequential — one new token per forward call, because each token depends on the ones chosen before it."
             : "This loaded model is an encoder: the whole input is one pass. Only generation (in a decoder) stays sequential.")
         let rows = [
-            ["self-attention (this model)", Analysis.grouped(ops.attention), "n²·d", "1", "1"],
+            ["self-attention (this model), pairwise part", Analysis.grouped(ops.attention), "n²·d", "1", "1"],
             ["recurrent (RNN/LSTM)", Analysis.grouped(ops.recurrent), "n·d²", "\(n)", "\(n)"],
             ["convolution, kernel \(k)", Analysis.grouped(ops.convolution), "k·n·d²", "1", "\(convPath) (log_k n, dilated)"],
         ]
@@ -48,10 +48,10 @@ struct ArchVsRnnCnnSection: Section {
         let plot = LinePlot(title: "Multiply–adds of one layer vs sequence length (d = \(d))", series: series,
                             xLabel: "tokens n (log scale)", yLabel: "log₁₀ multiply–adds per layer", xTicks: ticks)
         var figures = [FigureSpec(file: Figures.file(id, "cost"), figure: plot,
-                                  caption: "Counted, not measured: the lines cross at n = d = \(d). Below it self-attention does fewer operations than a recurrent layer of the same width; this sentence (n = \(n)) is " + (n < d ? "below" : "at or above") + " the crossing.")]
+                                  caption: "Counted, not measured, in the orders of Vaswani et al.'s table 1 (constants and the shared d × d projections left out): the lines cross at n = d = \(d). Below it self-attention's pairwise part does fewer operations than a recurrent layer's d × d step; this sentence (n = \(n)) is " + (n < d ? "below" : "at or above") + " the crossing.")]
         let cheaper = ops.attention < ops.recurrent
-        let costFinding: Finding = "At n = \("n", n) and d = \("d_model", d), one self-attention layer needs \("attention_ops", ops.attention, "%.3g") multiply–adds for its scores and weighted sums against \("recurrent_ops", ops.recurrent, "%.3g") for a recurrent layer: "
-        var findings: [Finding] = [costFinding.appending(cheaper ? "attention is cheaper here; it stops being cheaper beyond n = \(d) tokens." : "attention is the more expensive one at this length (n ≥ d).")]
+        let costFinding: Finding = "At n = \("n", n) and d = \("d_model", d), the pairwise core of self-attention costs n²·d = \("attention_ops", ops.attention, "%.3g") multiply–adds for the scores QKᵀ (the same again for weights·V), against n·d² = \("recurrent_ops", ops.recurrent, "%.3g") for one d × d recurrent product per token — the orders of Vaswani et al.'s table 1, constants dropped. Both layers also have their d × d projections (4·n·d² = \("projection_ops", 4 * Double(n) * Double(d * d), "%.3g") for Q, K, V and O), which grow only linearly with n. Counted this way, "
+        var findings: [Finding] = [costFinding.appending(cheaper ? "attention's pairwise part is the cheaper one here; it stops being cheaper beyond n = \(d) tokens." : "attention's pairwise part is the more expensive one at this length (n ≥ d).")]
         var values: [(name: String, value: FindingValue)] = [("convolution_ops", .number(ops.convolution)), ("crossover_n", .number(Double(d)))]
         var unavailable: String?
         if s.timings {

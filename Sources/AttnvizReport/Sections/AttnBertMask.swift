@@ -90,7 +90,7 @@ struct AttnBertMaskSection: Section {
             var plot = LinePlot(title: "[MASK] at position \(p) vs the original “\(original)”", series: [
                 .init(name: "[MASK] position vs “\(original)”", x: xs, y: cosMask, markers: true),
                 .init(name: "other tokens (mean)", x: xs, y: cosOthers, dashed: true, markers: true),
-            ], xLabel: "hidden state (0 = embeddings, l = after layer l)", yLabel: "cosine with the original run")
+            ], xLabel: "hidden state (0 = embeddings, l = output of layer l − 1)", yLabel: "cosine with the original run")
             plot.includeZero = true
             line = plot
             if let a = masked.layers.indices.contains(layer) ? masked.layers[layer].selfAttention : nil, head < a.heads {

@@ -38,7 +38,7 @@ struct AttnModelViewSection: Section {
             let row = Array(roll[(q * n)..<((q + 1) * n)])
             let ranked = row.indices.sorted { row[$0] > row[$1] }.prefix(3)
             let which = causal ? "the last position (\(s.labels[q]), which predicts the next token)" : "position 0 (\(s.labels[0]))"
-            findings.append(Finding("Rolled out, \(which) draws most on " + ranked.map { "“\(s.labels[$0])” (\(Analysis.percent(row[$0])))" }.joined(separator: ", ") + "."))
+            findings.append(Finding("Rolled out, \(which) draws most on " + ranked.map { "“\(s.labels[$0])” at position \($0) (\(Analysis.percent(row[$0])))" }.joined(separator: ", ") + "."))
             // Which input dominates each output row.
             let sinks = Set(s.sinkTokens.indices)
             var onSink = 0, onSelf = 0

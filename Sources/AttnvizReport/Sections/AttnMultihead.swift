@@ -85,7 +85,7 @@ struct AttnMultiheadSection: Section {
             findings.append("Head \("sink_head", top.head) of layer \("sink_layer", top.layer) sends \(percent: "sink_share", top.special) of its weight to \(sink.name) — a common “no-op” pattern when a head has nothing to look for.")
         }
         if let focused = stats.min(by: { $0.entropy < $1.entropy }) {
-            findings.append("The most focused head overall is head \("focused_head", focused.head) of layer \("focused_layer", focused.layer) (\("focused_entropy_nats", focused.entropy, "%.2f") nats).")
+            findings.append("The most focused head overall is head \("focused_head", focused.head) of layer \("focused_layer", focused.layer) (\("focused_entropy_nats", focused.entropy, "%.3f") nats).")
         }
         return SectionContent(
             answer: [

@@ -47,6 +47,6 @@ struct AttnPaddingMaskSection: Section {
             groups: [FigureGroup(figures: figures)],
             tables: [TableSpec(caption: "Per layer: largest difference between a real token's output in the padded run and in the run alone, and the largest weight any query gives a [PAD] key.",
                                header: ["layer", "max |Δ| real outputs", "max weight on [PAD]"], rows: rows)],
-            findings: ["Across all \("layers", padded.layers.count) layers the real tokens' outputs differ by at most \("real_outputs_max_abs_diff", Double(worstHidden), "%.1e") from the unpadded run (floating-point noise), and the largest weight on a [PAD] key is \("pad_weight_max", Double(worstPadWeight), "%g")."])
+            findings: [Finding("Across all \("layers", padded.layers.count) layers the real tokens' outputs differ by at most \("real_outputs_max_abs_diff", Double(worstHidden), "%.1e") from the unpadded run, and the largest weight on a [PAD] key is \("pad_weight_max", Double(worstPadWeight), "%g").").appending(worstHidden == 0 ? " The outputs are exactly equal." : " That difference is floating-point rounding (the padded run sums in another order).")])
     }
 }

@@ -34,6 +34,10 @@ struct AttnQKDifferentSection: Section {
         let rawTied = causal ? VariantAnalysis.rawScores(at) : at.scores.data
         let symTrained = VariantAnalysis.asymmetry(rawTrained, heads: h, n: n)
         let symTied = VariantAnalysis.asymmetry(rawTied, heads: h, n: n)
+        // Per head, so captions can give the drawn head's own numbers and name where the maximum is.
+        let asymmetryPerHead = (0..<h).map { VariantAnalysis.asymmetry(Array(rawTrained[(($0) * n * n)..<(($0 + 1) * n * n)]), heads: 1, n: n) }
+        let worstHead = asymmetryPerHead.indices.max { asymmetryPerHead[$0].maxDiff < asymmetryPerHead[$1].maxDiff } ?? 0
+        let drawn = head < asymmetryPerHead.count ? asymmetryPerHead[head] : symTrained
         let diagTrained = VariantAnalysis.diagonalShare(a0.weights), diagTied = VariantAnalysis.diagonalShare(at.weights)
         // Rows whose own key scores highest (ties count), over heads and queries, among the keys a query may see.
         func selfBest(_ scores: Tensor) -> Double {
@@ -78,7 +82,7 @@ struct AttnQKDifferentSection: Section {
         chart.plotHeight = 220
         let figures = [
             FigureSpec(file: Figures.file(id, "scores-trained"), figure: scoreMaps[0],
-                       caption: "Head \(head) as trained: the map is not its own mirror image (max |S − Sᵀ| over all heads \(String(format: "%.2f", symTrained.maxDiff)) against scores up to \(String(format: "%.2f", symTrained.maxAbs))). Both score maps use one colour range (±\(Chrome.format(scoreRange)))."),
+                       caption: "Head \(head) as trained: the map is not its own mirror image (this head: max |S − Sᵀ| \(String(format: "%.2f", drawn.maxDiff)) for scores up to \(String(format: "%.2f", drawn.maxAbs)); the largest over all heads, \(String(format: "%.2f", symTrained.maxDiff)), is head \(worstHead)'s). Both score maps use one colour range (±\(Chrome.format(scoreRange)))."),
             FigureSpec(file: Figures.file(id, "scores-tied"), figure: scoreMaps[1],
                        caption: causal ? "With k = q the scores kept below the diagonal equal their (masked) mirror images; the diagonal holds ‖q_i‖²/√d_k." : "With k = q the map is its own mirror image across the diagonal (max |S − Sᵀ| = \(String(format: "%.1e", symTied.maxDiff))), and the diagonal ‖q_i‖²/√d_k stands out."),
             FigureSpec(file: Figures.file(id, "weights-trained"), figure: weightMaps[0],

@@ -106,7 +106,7 @@ struct AttnScaledSection: Section {
         return SectionContent(
             answer: [
                 "If the components of q and k are independent with mean 0 and variance 1, their dot product is a sum of d_k such products, so its variance is d_k: at d_k = 64 the scores spread over roughly ±8 standard units. Fed to a softmax, such large differences push almost all weight onto one key.",
-                "A saturated softmax has a tiny gradient: its Jacobian diag(p) − p pᵀ goes to zero as p approaches one-hot, so learning stalls. Dividing by √d_k restores unit variance whatever the head width, keeping the softmax in the range where it still passes gradient back.",
+                "A saturated softmax has a tiny gradient: its Jacobian diag(p) − p pᵀ goes to zero as p approaches one-hot, so learning stalls. Dividing by √d_k restores unit variance whatever the head width, so that at the start of training — random weights, the situation this argument is about — the softmax stays in the range where it still passes gradient back.",
             ],
             groups: [FigureGroup(figures: figures)],
             tables: [TableSpec(caption: "Per layer (selected heads, all query rows): variance of the scaled scores as the model runs, mean entropy, mean largest weight, and mean Frobenius norm of the softmax Jacobian, with and without the 1/√d_k scale.",
@@ -122,15 +122,16 @@ struct AttnScaledSection: Section {
         if let lo = variances.min(by: { $0.variance < $1.variance }), let hi = variances.max(by: { $0.variance < $1.variance }) {
             out.append("The trained model's scaled scores are not unit-variance: their variance per layer runs from \("scaled_score_variance_min", lo.variance, "%.2f") (layer \(lo.layer)) to \("scaled_score_variance_max", hi.variance, "%.2f") (layer \(hi.layer)). The “variance ≈ 1” argument is about independent random q and k, as at initialisation; training then shapes q and k, and the scale only fixes where learning starts.")
         }
-        let grows = jacobians.filter { $0.raw > $0.scaled }, shrinks = jacobians.filter { $0.raw <= $0.scaled }
-        if !grows.isEmpty {
-            let layers = grows.map { "\($0.layer)" }.joined(separator: ", ")
-            let f: Finding = "Without the scale the Jacobian norm is larger in \("layers_jacobian_larger_unscaled", grows.count) layer(s) (\(layers)). There the scaled softmax is already flat (mean entropy up to \("flat_entropy_nats", grows.map(\.entropyScaled).max() ?? 0, "%.2f") nats; uniform over \(n) keys is \(String(format: "%.2f", log(Double(max(n, 1))))))"
-            out.append(f.appending(", and ‖diag(p) − p pᵀ‖ is small both for a flat p and for a one-hot p, largest in between: sharpening a flat softmax first raises it. The gradient vanishes only once the softmax saturates."))
+        // ‖J‖ is taken with respect to the softmax's own input. The gradient reaching q·k (and so
+        // W_Q, W_K) carries the scale once more: ∂p/∂(q·k) = J/√d_k.
+        let wrtScores = jacobians.map { (layer: $0.layer, scaled: $0.scaled / root, raw: $0.raw) }
+        let rawLarger = wrtScores.filter { $0.raw > $0.scaled }
+        if !jacobians.isEmpty {
+            let f: Finding = "The table's ‖J‖ is the softmax's Jacobian with respect to its own input. The gradient that reaches q·k — and so W_Q and W_K — carries the scale once more (∂p/∂(q·k) = J/√d_k): measured that way, these trained weights pass \("scaled_jacobian_wrt_qk_mean", Analysis.mean(wrtScores.map(\.scaled)), "%.3f") on average with the scale against \("unscaled_jacobian_mean", Analysis.mean(wrtScores.map(\.raw)), "%.3f") without it, and the unscaled softmax would pass more in \("layers_unscaled_passes_more", rawLarger.count) of \(jacobians.count) layer(s)."
+            out.append(f.appending(" So on trained weights the scale is not what keeps the gradient alive; its case is the start of training, when q and k are random: there the score variance is d_k (first figure), which drives an unscaled softmax towards one-hot and its Jacobian towards 0. Trained weights have adapted to the scale they were trained with."))
         }
-        if !shrinks.isEmpty {
-            let layers = shrinks.map { "\($0.layer)" }.joined(separator: ", ")
-            out.append("In layer(s) \(layers) the unscaled softmax is close to saturation (mean largest weight up to \(percent: "unscaled_max_weight_max", shrinks.map(\.maxRaw).max() ?? 0)) and its Jacobian norm falls to as little as \("unscaled_jacobian_min", shrinks.map(\.raw).min() ?? 0, "%.3f"), against \("scaled_jacobian_at_same_layer", shrinks.min(by: { $0.raw < $1.raw })?.scaled ?? 0, "%.3f") with the scale — the vanishing gradient the scale prevents.")
+        if let sat = jacobians.max(by: { $0.maxRaw < $1.maxRaw }) {
+            out.append("Without the scale this run's softmax rows come close to one-hot: in layer \(sat.layer) the largest weight averages \(percent: "unscaled_max_weight_max", sat.maxRaw) — the saturation the scale avoids at the start of training.")
         }
         return out
     }

@@ -89,7 +89,10 @@ struct BertClsPoolingSection: Section {
             }
             if let own = labels.firstIndex(of: "your sentence") {
                 let close = (0..<k).filter { $0 != own }.max { simMean[own * k + $0] < simMean[own * k + $1] }
-                if let c = close {
+                let ownCos = (0..<k).filter { $0 != own }.map { abs(Double(simMean[own * k + $0])) }
+                if let c = close, let top = ownCos.max(), top < 0.15 {
+                    findings.append("Your sentence is unrelated to all four built-in sentences under mean pooling (|cosine| ≤ \("own_closest_mean_cosine", top, "%.3f")): which one is “closest” is noise at that level.")
+                } else if let c = close {
                     findings.append("Your sentence is closest (mean pooling) to the \(labels[c]) sentence: cosine \("own_closest_mean_cosine", Double(simMean[own * k + c]), "%.3f"); under \(firstName) its cosines to the four built-in sentences run from \("own_cls_min", (0..<k).filter { $0 != own }.map { Double(simFirst[own * k + $0]) }.min() ?? 0, "%.3f") to \("own_cls_max", (0..<k).filter { $0 != own }.map { Double(simFirst[own * k + $0]) }.max() ?? 0, "%.3f").")
                 }
             }

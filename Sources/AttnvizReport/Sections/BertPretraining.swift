@@ -60,6 +60,7 @@ struct BertPretrainingSection: Section {
         if content.isEmpty {
             findings.append("The input has no content tokens (only added specials), so there is nothing to mask.")
         } else {
+            findings.append(Finding("No pre-training head is loaded here: this section shows how BERT's training examples are built from your text, not an objective this checkpoint was run on.").appending(s.trace.model.name.contains("MiniLM") ? " all-MiniLM-L6-v2 in particular was distilled and then fine-tuned as a sentence encoder, not trained with MLM/NSP itself." : ""))
             findings.append("Of \("content_tokens", content.count) content token(s), \("mlm_chosen", picks.count) chosen (\(percent: "mlm_chosen_fraction", Double(picks.count) / Double(content.count))) with seed \(Int(Self.seed)): \("mlm_masked", counts.0) became [MASK], \("mlm_random", counts.1) a random id, \("mlm_kept", counts.2) stayed. The loss is computed at the chosen position(s) only; every other label is ignored (−100 in HuggingFace).")
         }
         // Proportions over many seeds, on this sentence's tokens.

@@ -61,7 +61,7 @@ struct BlockLayerNormSection: Section {
             }
             let lnSame = zip(Analysis.rowStats(padded.embeddings?.output ?? e.output).prefix(n), Analysis.rowStats(s.trace.embeddings?.output ?? e.output))
                 .reduce(0.0) { max($0, abs($1.0.std - $1.1.std)) }
-            findings.append("In the padded batch (\("pad_tokens", total - n) [PAD] added), a BatchNorm that counted the pads would see each embedding feature's mean move by \("batch_mean_shift_per_feature", shift / Double(max(d, 1)), "%.3f") on average — \(percent: "batch_mean_shift_relative", shift / max(spread, 1e-12)) of that feature's spread (std) over the real tokens; LayerNorm's per-token statistics of the real tokens change by at most \("layernorm_std_change_max", lnSame, "%.1e").")
+            findings.append("In the padded batch (\("pad_tokens", total - n) [PAD] added), a BatchNorm that counted the pads would see the mean of each feature of the embedding sum (token + position + segment, before the embedding LayerNorm) move by \("batch_mean_shift_per_feature", shift / Double(max(d, 1)), "%.3f") on average — \(percent: "batch_mean_shift_relative", shift / max(spread, 1e-12)) of that feature's spread (std) over the real tokens; LayerNorm's per-token statistics of the real tokens change by at most \("layernorm_std_change_max", lnSame, "%.1e").")
         }
         let placement = s.trace.model.normPlacement
         let yellow = RGB(hex: 0xFFF3C4), orange = RGB(hex: 0xFCE9D9), grey = RGB(hex: 0xF1F1F1)

@@ -47,13 +47,13 @@ struct InputEmbedScaleSection: Section {
 
         let meanToken = Analysis.mean(tokenNorms), meanPos = Analysis.mean(posNorms)
         var findings: [Finding] = [
-            "This model's token rows have mean norm \("token_norm_mean", meanToken, "%.2f") (range \("token_norm_min", tokenNorms.min() ?? 0, "%.2f")–\("token_norm_max", tokenNorms.max() ?? 0, "%.2f")); multiplied by √\(d) they would be \("scaled_token_norm_mean", meanToken * root, "%.1f") on average.",
+            "This sentence's token rows have mean norm \("token_norm_mean", meanToken, "%.2f") (range \("token_norm_min", tokenNorms.min() ?? 0, "%.2f")–\("token_norm_max", tokenNorms.max() ?? 0, "%.2f")); multiplied by √\(d) they would be \("scaled_token_norm_mean", meanToken * root, "%.1f") on average.",
             "The sinusoidal encoding at d = \(d) has norm \("sinusoidal_pe_norm", sinNorms.first ?? sinNorm, "%.2f") at every position (√(\(d)/2) = \(String(format: "%.2f", sinNorm))), and a row initialised with variance 1/d_model has norm about 1: without the factor the position signal would be \("init_drowning_ratio", sinNorm, "%.1f") times larger than the token's.",
         ]
         if learned, meanPos > 0 {
             let f: Finding = "Measured here: the learned position rows have mean norm \("position_norm_mean", meanPos, "%.2f"), so the ratio of token-embedding norm to position-embedding norm is \("token_to_position_norm_ratio", meanToken / meanPos, "%.2f") (ratio of the two mean norms over this sentence's positions)"
             findings.append(f.appending(meanToken / meanPos < 4 && meanToken / meanPos > 0.25
-                ? ": training left the two tables within a factor of 4 of each other, with no factor applied — not the \(String(format: "%.1f", sinNorm))-fold gap the factor was meant to close."
+                ? ": training left the two tables about \(String(format: "%.1f", max(meanToken / meanPos, meanPos / meanToken)))× apart, with no factor applied — not the \(String(format: "%.1f", sinNorm))-fold gap the factor was meant to close."
                 : ": training left one table clearly larger than the other; no factor was applied."))
         }
         var values: [(name: String, value: FindingValue)] = []

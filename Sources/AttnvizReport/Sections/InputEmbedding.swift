@@ -39,7 +39,7 @@ struct InputEmbeddingSection: Section {
         let labels = s.labels
         var findings: [Finding] = []
         if let best, let worst {
-            findings.append("Over the \("distinct_id_pairs", pairs) pairs of different token ids, the mean cosine between their embedding rows is \("mean_cosine", sum / Double(pairs), "%.3f"); the most similar pair is “\("most_similar_a", text: labels[best.i])” / “\("most_similar_b", text: labels[best.j])” (\("most_similar_cosine", Double(best.c), "%.3f")), the least similar “\(labels[worst.i])” / “\(labels[worst.j])” (\("least_similar_cosine", Double(worst.c), "%.3f")).")
+            findings.append("Over the \("distinct_id_pairs", pairs) pairs of positions holding different token ids, the mean cosine between their embedding rows is \("mean_cosine", sum / Double(pairs), "%.3f"); the most similar pair is “\("most_similar_a", text: labels[best.i])” / “\("most_similar_b", text: labels[best.j])” (\("most_similar_cosine", Double(best.c), "%.3f")), the least similar “\(labels[worst.i])” / “\(labels[worst.j])” (\("least_similar_cosine", Double(worst.c), "%.3f")).")
         }
         if repeats > 0 {
             let unk = s.trace.tokens.filter { $0.text == "[UNK]" }.count

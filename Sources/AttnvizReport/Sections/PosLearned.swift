@@ -67,7 +67,7 @@ struct PosLearnedSection: Section {
             let sortedNorms = norms.sorted(), median = sortedNorms[sortedNorms.count / 2]
             findings.append("Over the whole table, neighbouring positions (k = 1) have mean cosine \("neighbour_cosine", learned.first ?? 0, "%.2f"); the lowest mean cosine, \("min_offset_cosine", firstMin?.1 ?? 0, "%.2f"), is at offset \("min_offset", firstMin?.0 ?? 0).")
             if let peak = peaks.max(by: { $0.v < $1.v }) {
-                findings.append("The similarity does not simply decay with distance: it rises again, e.g. to \("peak_cosine", peak.v, "%.2f") at offset \("peak_offset", peak.k) (\("peaks", peaks.count) local maxima beyond offset 2) — a quasi-periodic structure, not the smooth decay of a distance measure.")
+                findings.append("The similarity does not simply decay with distance: it rises again, e.g. to \("peak_cosine", peak.v, "%.2f") at offset \("peak_offset", peak.k) (\("peaks", peaks.count) local maxima beyond offset 2 that rise at least 0.02 above the value two offsets earlier) — a quasi-periodic structure, not the smooth decay of a distance measure.")
             } else {
                 findings.append("The similarity falls with distance without rising again (no local maximum beyond offset 2).")
             }

@@ -106,7 +106,8 @@ struct PosWhySection: Section {
         } else {
             findings.append("Without position embeddings, the shuffled run's outputs equal the unshuffled run's outputs moved to the new places: across all \("layers", noPos.count) layers they differ by at most \("nopos_max_abs_diff", worstNoPos, "%.1e"), \("nopos_relative_diff", relative, "%.1e") of the largest |output| \("output_max_abs", scales.max() ?? .nan, "%.3g") — rounding noise.")
         }
-        findings.append("With the position embeddings, the same shuffle changes the outputs: after undoing it they differ by up to \("pos_max_abs_diff", worstPos, "%.3f") (mean |Δ| \("pos_mean_abs_diff_last_layer", lastMean, "%.3f") in the last layer), \("pos_vs_nopos_ratio", worstPos / max(worstNoPos, 1e-30), "%.1e") times the difference without them.")
+        let withPositions: Finding = "With the position embeddings, the same shuffle changes the outputs: after undoing it they differ by up to \("pos_max_abs_diff", worstPos, "%.3f") (mean |Δ| \("pos_mean_abs_diff_last_layer", lastMean, "%.3f") in the last layer)."
+        findings.append(withPositions.appending(causal ? "" : " Without positions the difference is rounding noise; with them it is the model reading the new order."))
         return SectionContent(
             answer: answer,
             groups: [FigureGroup(figures: Array(figures.prefix(1))), FigureGroup(title: "The weights of one head, shuffled and put back", figures: Array(figures.dropFirst()))],
