@@ -7,6 +7,8 @@ import Testing
 /// no crash, and no output written.
 @Suite struct BadInputTests {
     static func expectOneLineError(_ r: CLI.Result, mentions: [String], sourceLocation: SourceLocation = #_sourceLocation) {
+        #expect(!r.timedOut, "did not finish in time (a hang)", sourceLocation: sourceLocation)
+        #expect(!r.signaled, "killed by signal \(r.status): \(r.stderr.suffix(300))", sourceLocation: sourceLocation)
         #expect(r.status != 0, "exit status \(r.status)", sourceLocation: sourceLocation)
         #expect(r.status < 128, "killed by a signal: \(r.status)", sourceLocation: sourceLocation)
         let errors = r.stderrLines.filter { !$0.hasPrefix("attnviz: note:") }
