@@ -45,7 +45,8 @@ public struct ByteLevelBPE: Sendable {
         let vocab = try decodeJSON([String: Int].self, path: vocabPath)
         let text = try readUTF8(mergesPath)
         var merges: [(String, String)] = []
-        for (n, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+        // Lines as HF reads them: LF or CRLF (a CRLF file split every word into single bytes).
+        for (n, line) in textLines(text).enumerated() {
             if line.hasPrefix("#version") || line.trimmingCharacters(in: .whitespaces).isEmpty { continue }
             let parts = line.split(separator: " ")
             guard parts.count == 2 else { throw .tokenizer(path: mergesPath, problem: "line \(n + 1) is not two symbols: '\(line)'") }
@@ -67,14 +68,16 @@ public struct ByteLevelBPE: Sendable {
         enum CodingKeys: String, CodingKey { case addedTokens = "added_tokens" }
     }
 
-    /// Tokens of `text` (no special tokens added: GPT-2 adds none).
-    public func tokenize(_ text: String) throws(ModelError) -> [Token] {
+    /// Tokens of `text` (no special tokens added: GPT-2 adds none). With a `limit`, tokenizing
+    /// stops once more than `limit` tokens are made (the first `limit` are the same).
+    public func tokenize(_ text: String, limit: Int? = nil) throws(ModelError) -> [Token] {
         let scalars = Array(text.unicodeScalars)
         var out: [Token] = []
         var start = 0, i = 0
         while i < scalars.count {
+            if let limit, out.count > limit { return out }
             if let special = specialMatch(scalars, at: i) {
-                try encodeChunk(scalars, start..<i, into: &out)
+                try encodeChunk(scalars, start..<i, limit: limit, into: &out)
                 let len = special.unicodeScalars.count
                 out.append(Token(text: special, id: vocab[special] ?? 0, range: i..<(i + len), isSpecial: true))
                 i += len
@@ -83,7 +86,7 @@ public struct ByteLevelBPE: Sendable {
                 i += 1
             }
         }
-        try encodeChunk(scalars, start..<scalars.count, into: &out)
+        try encodeChunk(scalars, start..<scalars.count, limit: limit, into: &out)
         return out
     }
 
@@ -95,8 +98,9 @@ public struct ByteLevelBPE: Sendable {
         return nil
     }
 
-    private func encodeChunk(_ s: [Unicode.Scalar], _ range: Range<Int>, into out: inout [Token]) throws(ModelError) {
+    private func encodeChunk(_ s: [Unicode.Scalar], _ range: Range<Int>, limit: Int?, into out: inout [Token]) throws(ModelError) {
         for piece in Self.preTokenize(s, range) {
+            if let limit, out.count > limit { return }
             // Bytes of the piece, each remembering the code point it came from.
             var chars: [String] = [], origin: [Int] = []
             for k in piece {

@@ -144,13 +144,15 @@ public final class SafetensorsFile: @unchecked Sendable {
             guard !overflow else { throw .safetensors(path: path, problem: "tensor '\(name)' shape \(shape) overflows") }
             elements = p
         }
-        let expectedBytes = elements * dtype.size
+        // Sizes come from the file: every product is overflow-checked ([2^62] F32 trapped here).
+        let (expectedBytes, bytesOverflow) = elements.multipliedReportingOverflow(by: dtype.size)
+        guard !bytesOverflow else { throw .safetensors(path: path, problem: "tensor '\(name)' shape \(shape) × \(dtype.rawValue) overflows") }
         guard offsets[1] - offsets[0] == expectedBytes else {
             throw .safetensors(
                 path: path,
                 problem: "tensor '\(name)' shape \(shape) × \(dtype.rawValue) needs \(expectedBytes) bytes, data_offsets give \(offsets[1] - offsets[0])")
         }
-        guard offsets[1] <= dataSize else {
+        guard offsets[1] <= dataSize, offsets[1] <= Int.max - 8 - dataSize else {
             throw .safetensors(path: path, problem: "tensor '\(name)' data ends at \(offsets[1]), past the \(dataSize)-byte data area")
         }
         return TensorInfo(name: name, dtype: dtype, shape: shape, range: offsets[0]..<offsets[1])
@@ -173,7 +175,9 @@ public final class SafetensorsFile: @unchecked Sendable {
     public var names: [String] { tensors.keys.sorted() }
 
     /// A floating tensor read as Float (F32, F16, BF16, F64 are converted); integer tensors too.
-    public func tensor(_ name: String) throws(ModelError) -> Tensor {
+    /// `requireFinite` (model weights) refuses NaN and ±∞ with an error naming the tensor; a
+    /// trace's scores hold −∞ where masked, so it is off by default.
+    public func tensor(_ name: String, requireFinite: Bool = false) throws(ModelError) -> Tensor {
         guard let info = tensors[name] else { throw .missingWeight(path: path, name: name) }
         let raw = UnsafeRawBufferPointer(rebasing: file.bytes[(dataStart + info.range.lowerBound)..<(dataStart + info.range.upperBound)])
         let count = info.shape.reduce(1, *)
@@ -193,6 +197,9 @@ public final class SafetensorsFile: @unchecked Sendable {
         case .i64, .i32, .i16, .i8, .u8, .bool:
             let ints = integerValues(info: info, raw: raw)
             for i in 0..<count { out[i] = Float(ints[i]) }
+        }
+        if requireFinite, let bad = out.firstIndex(where: { !$0.isFinite }) {
+            throw .safetensors(path: path, problem: "tensor '\(name)' holds \(out[bad]) at element \(bad); weights must be finite")
         }
         do { return try Tensor(shape: info.shape, data: out) } catch { throw .tensor(context: "\(path): \(name)", error) }
     }

@@ -33,8 +33,10 @@ public struct WordPieceTokenizer: Sendable {
         for required in [options.unk, options.cls, options.sep] where vocab[required] == nil {
             throw .tokenizer(path: source, problem: "vocabulary has no '\(required)' token")
         }
+        // An empty special token (a blank vocab line and `"pad_token": ""`) would match with
+        // length 0 and never advance: it is never matched.
         specialTokens = [options.unk, options.cls, options.sep, options.pad, options.mask]
-            .filter { vocab[$0] != nil }
+            .filter { !$0.isEmpty && vocab[$0] != nil }
             .sorted { $0.unicodeScalars.count > $1.unicodeScalars.count }
     }
 
@@ -42,8 +44,12 @@ public struct WordPieceTokenizer: Sendable {
     public static func load(directory: String) throws(ModelError) -> WordPieceTokenizer {
         let vocabPath = (directory as NSString).appendingPathComponent("vocab.txt")
         let text = try readUTF8(vocabPath)
-        var lines = text.components(separatedBy: "\n").map { $0.hasSuffix("\r") ? String($0.dropLast()) : $0 }
-        if lines.last == "" { lines.removeLast() }
+        // As HF's WordPiece::read_file: lines (LF or CRLF), each with trailing whitespace trimmed.
+        let lines = textLines(text).map { line -> String in
+            var scalars = line.unicodeScalars
+            while let last = scalars.last, last.properties.isWhitespace { scalars.removeLast() }
+            return String(scalars)
+        }
         guard !lines.isEmpty else { throw .tokenizer(path: vocabPath, problem: "vocabulary is empty") }
         var options = Options()
         let configPath = (directory as NSString).appendingPathComponent("tokenizer_config.json")
@@ -70,12 +76,20 @@ public struct WordPieceTokenizer: Sendable {
     // MARK: Encoding
 
     /// Pieces of `text` without special tokens added. Ranges are code-point offsets into `text`.
-    public func tokenize(_ text: String) -> [Token] {
+    /// With a `limit`, tokenizing stops (at a space) once more than `limit` pieces are made: the
+    /// first `limit` pieces are the same, and a long text costs no more than a short one.
+    public func tokenize(_ text: String, limit: Int? = nil) -> [Token] {
         let scalars = Array(text.unicodeScalars)
         var out: [Token] = []
         var chunkStart = 0
         var i = 0
         while i < scalars.count {
+            if let limit, scalars[i] == " ", i - chunkStart >= 1024 {
+                // A space always separates words, whatever the options: a safe place to stop.
+                tokenizeChunk(scalars, chunkStart..<i, into: &out)
+                chunkStart = i
+                if out.count > limit { return out }
+            }
             if let special = specialMatch(scalars, at: i) {
                 tokenizeChunk(scalars, chunkStart..<i, into: &out)
                 let len = special.unicodeScalars.count
@@ -92,12 +106,16 @@ public struct WordPieceTokenizer: Sendable {
 
     /// [CLS] A [SEP] (B [SEP]), token types 0 then 1, truncated to `maxLength` tokens by dropping
     /// pieces from the end of the longer segment first (HF's longest-first).
+    /// Longest-first only depends on each segment's length capped at budget + 1, so each is
+    /// tokenized only that far; `dropped` then counts the pieces made and dropped (for a text far
+    /// longer than the positions, a lower bound).
     public func encode(_ text: String, pair: String? = nil, maxLength: Int? = nil) -> (tokens: [Token], dropped: Int) {
-        var a = tokenize(text)
-        var b = pair.map(tokenize)
+        let specials = pair == nil ? 2 : 3
+        let limit = maxLength.map { max(0, $0 - specials) + 1 }
+        var a = tokenize(text, limit: limit)
+        var b = pair.map { tokenize($0, limit: limit) }
         var dropped = 0
         if let maxLength {
-            let specials = b == nil ? 2 : 3
             var budget = max(0, maxLength - specials)
             while a.count + (b?.count ?? 0) > budget {
                 if let bb = b, bb.count > a.count { b?.removeLast() } else if !a.isEmpty { a.removeLast() } else { break }

@@ -14,6 +14,9 @@ struct Attnviz: ParsableCommand {
 
     static func main() {
         Memory.keepFreedMemory()  // a tuning hint: when glibc refuses it, nothing else changes
+        // Past a file-size limit (ulimit -f) a write then fails with EFBIG, reported like a full
+        // disk, instead of the process being killed by SIGXFSZ with a partial file left.
+        signal(SIGXFSZ, SIG_IGN)
         do {
             var command = try parseAsRoot()
             try command.run()

@@ -150,14 +150,14 @@ import Testing
         try Self.traceFails(model: dir, tmp: tmp, mentions: ["config.json", "num_attention_heads", "missing"])
     }
 
-    @Test(arguments: ["", "   \n\t  \n"])
-    func emptyOrWhitespaceText(text: String) throws {
+    /// An empty file is refused (whitespace-only text follows HF instead: TokenizerEdgeTests).
+    @Test func emptyText() throws {
         let tmp = try TempDir()
-        let input = try tmp.write("empty.txt", text)
+        let input = try tmp.write("empty.txt", "")
         let r = try CLI.run(["trace", input, "--model", CLI.tinyBert, "--out", tmp.file("t.safetensors")])
-        Self.expectOneLineError(r, mentions: ["empty.txt", "empty or only whitespace"])
+        Self.expectOneLineError(r, mentions: ["empty.txt", "empty"])
         let tok = try CLI.run(["tokenize", input, "--model", CLI.tinyBert])
-        Self.expectOneLineError(tok, mentions: ["empty.txt", "empty or only whitespace"])
+        Self.expectOneLineError(tok, mentions: ["empty.txt", "empty"])
     }
 
     @Test func invalidUTF8Text() throws {

@@ -27,10 +27,11 @@ struct CLI {
     static let tinyBert = repoRoot.appendingPathComponent("Tests/AttnvizModelTests/Fixtures/tiny/bert").path
 
     @discardableResult
+    /// `shell: true` runs /bin/bash with `args` instead of the binary.
     static func run(_ args: [String], cwd: String? = nil, env: [String: String] = [:], stdin: Data? = nil,
-                    timeout: Double = 300) throws -> Result {
+                    timeout: Double = 300, shell: Bool = false) throws -> Result {
         let p = Process()
-        p.executableURL = URL(fileURLWithPath: binary)
+        p.executableURL = URL(fileURLWithPath: shell ? "/bin/bash" : binary)
         p.arguments = args
         var environment = ProcessInfo.processInfo.environment
         environment["SWIFT_BACKTRACE"] = "enable=no"
