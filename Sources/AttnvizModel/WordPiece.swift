@@ -96,6 +96,7 @@ public struct WordPieceTokenizer: Sendable {
                 out.append(Token(text: special, id: vocab[special] ?? 0, range: i..<(i + len), isSpecial: true))
                 i += len
                 chunkStart = i
+                if let limit, out.count > limit { return out }
             } else {
                 i += 1
             }
@@ -240,7 +241,9 @@ public struct WordPieceTokenizer: Sendable {
         if c == "\t" || c == "\n" || c == "\r" { return false }
         if c.value == 0 { return true }
         switch c.properties.generalCategory {
-        case .control, .format, .privateUse, .surrogate, .unassigned: return true
+        // Not .unassigned: HF keeps unassigned code points (U+0378), so their word becomes [UNK]
+        // (checked against HF in TokenizerEdgeTests).
+        case .control, .format, .privateUse, .surrogate: return true
         default: return false
         }
     }
@@ -259,8 +262,9 @@ public struct WordPieceTokenizer: Sendable {
 
     static func isCJK(_ c: Unicode.Scalar) -> Bool {
         switch c.value {
+        // As HF (and the original BERT code): the fifth range starts at 0x2B920, not 0x2B820.
         case 0x4E00...0x9FFF, 0x3400...0x4DBF, 0x20000...0x2A6DF, 0x2A700...0x2B73F,
-             0x2B740...0x2B81F, 0x2B820...0x2CEAF, 0xF900...0xFAFF, 0x2F800...0x2FA1F:
+             0x2B740...0x2B81F, 0x2B920...0x2CEAF, 0xF900...0xFAFF, 0x2F800...0x2FA1F:
             return true
         default:
             return false

@@ -272,4 +272,34 @@ import Testing
         #expect(try String(contentsOfFile: file, encoding: .utf8) == "x")
         #expect(Self.listing(tmp.path) == ["afile", "s.txt"])
     }
+
+    // MARK: Whitespace-only text follows HF
+
+    /// HF gives [CLS] [SEP] for WordPiece and real tokens for byte-level BPE ("\n\n\n" → three Ċ);
+    /// `tokenize` and `trace` follow it (they refused before).
+    @Test(arguments: ["\n\n\n", "   ", " \n "])
+    func whitespaceOnlyFollowsHF(text: String) throws {
+        let tmp = try TempDir()
+        let input = try tmp.write("ws.txt", text)
+        let fixtures = CLI.repoRoot.appendingPathComponent("Tests/AttnvizModelTests/Fixtures")
+        func reference(_ file: String) throws -> [String: Any] {
+            let lines = try String(contentsOf: fixtures.appendingPathComponent("edge/" + file), encoding: .utf8).split(separator: "\n")
+            let cases = try lines.map { try JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] ?? [:] }
+            let scalars = text.unicodeScalars.map { Int($0.value) }
+            return try #require(cases.first { ($0["codepoints"] as? [Int]) == scalars }, "no HF case for \(text.debugDescription)")
+        }
+        let gpt2 = fixtures.appendingPathComponent("tiny/gpt2").path
+        for (model, file) in [(CLI.tinyBert, "wordpiece_edge.jsonl"), (gpt2, "bpe_edge.jsonl")] {
+            let want = try reference(file)
+            let r = try CLI.run(["tokenize", input, "--model", model, "--json"])
+            #expect(r.status == 0, "\(r.stderr)")
+            let got = try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any]
+            #expect(got?["tokens"] as? [String] == want["tokens_special"] as? [String], "\(file): \(r.stdout)")
+            let t = try CLI.run(["trace", input, "--model", model, "--out", tmp.file("t.safetensors")])
+            #expect(t.status == 0, "\(t.stderr)")
+            let ids = try SafetensorsFile(path: tmp.file("t.safetensors")).integers("input_ids")
+            #expect(ids.count == (want["tokens_special"] as? [String])?.count)
+            if model == gpt2 { #expect(ids == want["ids_special"] as? [Int]) }
+        }
+    }
 }
