@@ -42,8 +42,17 @@ public struct ByteLevelBPE: Sendable {
     public static func load(directory: String) throws(ModelError) -> ByteLevelBPE {
         let vocabPath = (directory as NSString).appendingPathComponent("vocab.json")
         let mergesPath = (directory as NSString).appendingPathComponent("merges.txt")
-        let vocab = try decodeJSON([String: Int].self, path: vocabPath)
-        let text = try readUTF8(mergesPath)
+        let tokenizerJSON = (directory as NSString).appendingPathComponent("tokenizer.json")
+        let added = FileManager.default.fileExists(atPath: tokenizerJSON) ? try readData(tokenizerJSON) : nil
+        return try load(vocab: try readData(vocabPath), merges: try readData(mergesPath), addedTokens: added,
+                        vocabPath: vocabPath, mergesPath: mergesPath)
+    }
+
+    /// vocab.json, merges.txt and (optionally) tokenizer.json bytes; the paths name them in errors.
+    public static func load(vocab vocabData: Data, merges mergesData: Data, addedTokens: Data?,
+                            vocabPath: String = "vocab.json", mergesPath: String = "merges.txt") throws(ModelError) -> ByteLevelBPE {
+        let vocab = try decodeJSON([String: Int].self, data: vocabData, path: vocabPath)
+        guard let text = String(validating: mergesData, as: UTF8.self) else { throw .input(path: mergesPath, problem: "not valid UTF-8 text") }
         var merges: [(String, String)] = []
         // Lines as HF reads them: LF or CRLF (a CRLF file split every word into single bytes).
         for (n, line) in textLines(text).enumerated() {
@@ -53,8 +62,7 @@ public struct ByteLevelBPE: Sendable {
             merges.append((String(parts[0]), String(parts[1])))
         }
         var specials: [String] = []
-        let tokenizerJSON = (directory as NSString).appendingPathComponent("tokenizer.json")
-        if FileManager.default.fileExists(atPath: tokenizerJSON), let added = try? decodeJSON(AddedTokens.self, path: tokenizerJSON) {
+        if let addedTokens, let added = try? decodeJSON(AddedTokens.self, data: addedTokens, path: "tokenizer.json") {
             specials = added.addedTokens.map(\.content)
         } else if vocab["<|endoftext|>"] != nil {
             specials = ["<|endoftext|>"]

@@ -18,6 +18,16 @@ enum ConfigLimits {
     }
 }
 
+/// config.json bytes decoded and checked as `load` does for `modelType` (the fuzz target's entry).
+public func checkConfig(_ data: Data, modelType: String, path: String = "config.json") throws(ModelError) {
+    switch modelType {
+    case "bert": try decodeJSON(BertConfig.self, data: data, path: path).validate(path: path)
+    case "gpt2": try decodeJSON(GPT2Config.self, data: data, path: path).validate(path: path)
+    case "marian": try decodeJSON(MarianConfig.self, data: data, path: path).validate(path: path)
+    default: throw .unsupportedModelType(path: path, found: modelType, supported: ModelRegistry.supported)
+    }
+}
+
 extension BertConfig: CheckedConfig {
     func checkValues(path: String) throws(ModelError) {
         try ConfigLimits.check(

@@ -96,7 +96,11 @@ func writeNewFile(_ path: String, _ data: Data) throws(ModelError) {
 
 /// Decodes a JSON file into a typed value; a decoding failure names the key that did not fit.
 func decodeJSON<T: Decodable>(_ type: T.Type, path: String) throws(ModelError) -> T {
-    let data = try readData(path)
+    try decodeJSON(T.self, data: try readData(path), path: path)
+}
+
+/// Decodes JSON bytes; `path` names them in errors.
+func decodeJSON<T: Decodable>(_ type: T.Type, data: Data, path: String) throws(ModelError) -> T {
     let value: T
     do {
         value = try JSONDecoder().decode(T.self, from: data)

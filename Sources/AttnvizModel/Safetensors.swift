@@ -31,8 +31,22 @@ final class MappedFile: @unchecked Sendable {
         base = UnsafeRawPointer(p)
     }
 
+    /// A copy of bytes held in memory (fuzzing, files read as streams).
+    init(copying data: Data, path: String) {
+        self.path = path
+        size = data.count
+        copied = true
+        guard size > 0 else { base = nil; return }
+        let p = UnsafeMutableRawPointer.allocate(byteCount: size, alignment: 16)
+        data.copyBytes(to: p.assumingMemoryBound(to: UInt8.self), count: size)
+        base = UnsafeRawPointer(p)
+    }
+
+    private var copied = false
+
     deinit {
-        if let base { munmap(UnsafeMutableRawPointer(mutating: base), size) }
+        guard let base else { return }
+        if copied { UnsafeMutableRawPointer(mutating: base).deallocate() } else { munmap(UnsafeMutableRawPointer(mutating: base), size) }
     }
 
     var bytes: UnsafeRawBufferPointer { UnsafeRawBufferPointer(start: base, count: size) }
@@ -73,9 +87,19 @@ public final class SafetensorsFile: @unchecked Sendable {
     private let file: MappedFile
     private let dataStart: Int
 
-    public init(path: String) throws(ModelError) {
+    public convenience init(path: String) throws(ModelError) {
+        try self.init(file: try MappedFile(path: path))
+    }
+
+    /// Parses safetensors bytes held in memory; `path` names them in errors.
+    public convenience init(data: Data, path: String) throws(ModelError) {
+        try self.init(file: MappedFile(copying: data, path: path))
+    }
+
+    private init(file: MappedFile) throws(ModelError) {
+        let path = file.path
         self.path = path
-        file = try MappedFile(path: path)
+        self.file = file
         let bytes = file.bytes
         guard bytes.count >= 8 else {
             throw .safetensors(path: path, problem: "file is \(bytes.count) bytes, shorter than the 8-byte header length")

@@ -43,7 +43,24 @@ public struct WordPieceTokenizer: Sendable {
     /// Loads vocab.txt and the options of tokenizer_config.json (when present) from a model directory.
     public static func load(directory: String) throws(ModelError) -> WordPieceTokenizer {
         let vocabPath = (directory as NSString).appendingPathComponent("vocab.txt")
-        let text = try readUTF8(vocabPath)
+        let configPath = (directory as NSString).appendingPathComponent("tokenizer_config.json")
+        let config = FileManager.default.fileExists(atPath: configPath) ? try readData(configPath) : nil
+        var tokenizer = try load(vocab: try readData(vocabPath), config: config, vocabPath: vocabPath, configPath: configPath)
+        let tokenizerJSON = (directory as NSString).appendingPathComponent("tokenizer.json")
+        if FileManager.default.fileExists(atPath: tokenizerJSON),
+           let model = try? decodeJSON(TokenizerJSON.self, path: tokenizerJSON).model,
+           let limit = model.maxInputCharsPerWord {
+            var options = tokenizer.options
+            options.maxInputCharsPerWord = limit
+            tokenizer = try WordPieceTokenizer(vocabulary: tokenizer.idToToken, options: options, source: vocabPath)
+        }
+        return tokenizer
+    }
+
+    /// vocab.txt and tokenizer_config.json bytes (the paths name them in errors).
+    public static func load(vocab: Data, config: Data?, vocabPath: String = "vocab.txt",
+                            configPath: String = "tokenizer_config.json") throws(ModelError) -> WordPieceTokenizer {
+        guard let text = String(validating: vocab, as: UTF8.self) else { throw .input(path: vocabPath, problem: "not valid UTF-8 text") }
         // As HF's WordPiece::read_file: lines (LF or CRLF), each with trailing whitespace trimmed.
         let lines = textLines(text).map { line -> String in
             var scalars = line.unicodeScalars
@@ -52,9 +69,8 @@ public struct WordPieceTokenizer: Sendable {
         }
         guard !lines.isEmpty else { throw .tokenizer(path: vocabPath, problem: "vocabulary is empty") }
         var options = Options()
-        let configPath = (directory as NSString).appendingPathComponent("tokenizer_config.json")
-        if FileManager.default.fileExists(atPath: configPath) {
-            let config = try decodeJSON(TokenizerConfig.self, path: configPath)
+        if let data = config {
+            let config = try decodeJSON(TokenizerConfig.self, data: data, path: configPath)
             if let v = config.doLowerCase { options.lowercase = v }
             options.stripAccents = config.stripAccents
             if let v = config.tokenizeChineseChars { options.splitChinese = v }
@@ -63,12 +79,6 @@ public struct WordPieceTokenizer: Sendable {
             if let v = config.sepToken { options.sep = v }
             if let v = config.padToken { options.pad = v }
             if let v = config.maskToken { options.mask = v }
-        }
-        let tokenizerJSON = (directory as NSString).appendingPathComponent("tokenizer.json")
-        if FileManager.default.fileExists(atPath: tokenizerJSON),
-           let model = try? decodeJSON(TokenizerJSON.self, path: tokenizerJSON).model,
-           let limit = model.maxInputCharsPerWord {
-            options.maxInputCharsPerWord = limit
         }
         return try WordPieceTokenizer(vocabulary: lines, options: options, source: vocabPath)
     }

@@ -27,12 +27,12 @@ struct CLI {
     static let tinyBert = repoRoot.appendingPathComponent("Tests/AttnvizModelTests/Fixtures/tiny/bert").path
 
     @discardableResult
-    /// `shell: true` runs /bin/bash with `args` instead of the binary.
+    /// `shell: true` runs /bin/bash with `args`; `executable: true` runs args[0] with the rest.
     static func run(_ args: [String], cwd: String? = nil, env: [String: String] = [:], stdin: Data? = nil,
-                    timeout: Double = 300, shell: Bool = false) throws -> Result {
+                    timeout: Double = 300, shell: Bool = false, executable: Bool = false) throws -> Result {
         let p = Process()
-        p.executableURL = URL(fileURLWithPath: shell ? "/bin/bash" : binary)
-        p.arguments = args
+        p.executableURL = URL(fileURLWithPath: shell ? "/bin/bash" : executable ? args[0] : binary)
+        p.arguments = executable ? Array(args.dropFirst()) : args
         var environment = ProcessInfo.processInfo.environment
         environment["SWIFT_BACKTRACE"] = "enable=no"
         for (k, v) in env { environment[k] = v }
