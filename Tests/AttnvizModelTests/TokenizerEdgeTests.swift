@@ -12,45 +12,59 @@ import Testing
         let id: String, kind: String, text: String, tokens: [String], ids: [Int], offsets: [[Int]], tokensSpecial: [String], idsSpecial: [Int]
     }
 
+    /// The cases of a fixture file (path relative to Fixtures).
     static func cases(_ file: String) throws -> [Case] {
-        let text = try String(contentsOfFile: Fixtures.path("edge/" + file), encoding: .utf8)
+        let text = try String(contentsOfFile: Fixtures.path(file), encoding: .utf8)
         return try text.split(separator: "\n").map { line in
             let o = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any] ?? [:]
-            // The text from its code points: JSONSerialization drops a leading U+FEFF in a string.
-            let scalars = (o["codepoints"] as? [Int] ?? []).compactMap { Unicode.Scalar(UInt32($0)) }
-            return Case(id: o["id"] as? String ?? "?", kind: o["kind"] as? String ?? "", text: String(String.UnicodeScalarView(scalars)),
+            // The text from its code points when given: JSONSerialization drops a leading U+FEFF.
+            var text = o["text"] as? String ?? ""
+            if let points = o["codepoints"] as? [Int] {
+                text = String(String.UnicodeScalarView(points.compactMap { Unicode.Scalar(UInt32($0)) }))
+            }
+            return Case(id: o["id"] as? String ?? "?", kind: o["kind"] as? String ?? "", text: text,
                         tokens: o["tokens"] as? [String] ?? [], ids: o["ids"] as? [Int] ?? [],
                         offsets: o["offsets"] as? [[Int]] ?? [], tokensSpecial: o["tokens_special"] as? [String] ?? [],
                         idsSpecial: o["ids_special"] as? [Int] ?? [])
         }
     }
 
-    static func offsets(_ tokens: [Token]) -> [[Int]] { tokens.map { [$0.range?.lowerBound ?? -1, $0.range?.upperBound ?? -1] } }
-
-    @Test func wordPieceEqualsHuggingFace() throws {
-        let tokenizer = try WordPieceTokenizer.load(directory: try Fixtures.requireMiniLM())
-        let cases = try Self.cases("wordpiece_edge.jsonl")
-        #expect(cases.count > 300)
+    /// WordPiece against HF on `cases`: pieces, ids and offsets, then ids and pieces with the
+    /// special tokens; records up to 20 differences and prints how many cases agree.
+    static func expectWordPieceEqualsHF(_ tokenizer: WordPieceTokenizer, _ cases: [Case], label: String) {
         var failures: [String] = []
         for c in cases {
             let got = tokenizer.tokenize(c.text)
-            if got.map(\.text) != c.tokens || got.map(\.id) != c.ids || Self.offsets(got) != c.offsets {
-                failures.append("\(c.id) \(c.kind) \(c.text.debugDescription): got \(got.map(\.text)) \(Self.offsets(got)), want \(c.tokens) \(c.offsets)")
+            if got.map(\.text) != c.tokens || got.map(\.id) != c.ids || offsets(got) != c.offsets {
+                failures.append("\(c.id) \(c.kind) \(c.text.debugDescription): got \(got.map(\.text)) \(offsets(got)), want \(c.tokens) \(c.offsets)")
             }
             let special = tokenizer.encode(c.text).tokens
             if special.map(\.id) != c.idsSpecial || special.map(\.text) != c.tokensSpecial {
                 failures.append("\(c.id) \(c.kind) with specials: got \(special.map(\.text)), want \(c.tokensSpecial)")
             }
         }
-        print("  wordpiece edge cases: \(cases.count - failures.count)/\(cases.count) equal HF")
+        report(failures, cases: cases.count, label: label)
+    }
+
+    static func report(_ failures: [String], cases: Int, label: String) {
+        print("  \(label): \(cases - failures.count)/\(cases) cases equal HF")
         for f in failures.prefix(20) { Issue.record(Comment(rawValue: f)) }
-        if let dump = ProcessInfo.processInfo.environment["EDGE_FAILURES"] { try failures.joined(separator: "\n").write(toFile: dump, atomically: true, encoding: .utf8) }
+        #expect(cases > 0)
         #expect(failures.isEmpty)
+    }
+
+    static func offsets(_ tokens: [Token]) -> [[Int]] { tokens.map { [$0.range?.lowerBound ?? -1, $0.range?.upperBound ?? -1] } }
+
+    @Test func wordPieceEqualsHuggingFace() throws {
+        let tokenizer = try WordPieceTokenizer.load(directory: try Fixtures.requireMiniLM())
+        let cases = try Self.cases("edge/wordpiece_edge.jsonl")
+        #expect(cases.count > 300)
+        Self.expectWordPieceEqualsHF(tokenizer, cases, label: "wordpiece edge cases")
     }
 
     @Test func byteLevelBPEEqualsHuggingFace() throws {
         let bpe = try ByteLevelBPE.load(directory: Fixtures.path("tiny/gpt2"))
-        let cases = try Self.cases("bpe_edge.jsonl")
+        let cases = try Self.cases("edge/bpe_edge.jsonl")
         #expect(cases.count > 300)
         var failures: [String] = []
         for c in cases {
@@ -59,9 +73,7 @@ import Testing
                 failures.append("\(c.id) \(c.kind) \(c.text.debugDescription): got \(got.map(\.text)) \(Self.offsets(got)), want \(c.tokens) \(c.offsets)")
             }
         }
-        print("  BPE edge cases: \(cases.count - failures.count)/\(cases.count) equal HF")
-        for f in failures.prefix(20) { Issue.record(Comment(rawValue: f)) }
-        #expect(failures.isEmpty)
+        Self.report(failures, cases: cases.count, label: "BPE edge cases")
     }
 
     /// The same tokens whether tokenizing stops early (a limit) or not: a limit only cuts.
