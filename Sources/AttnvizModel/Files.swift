@@ -1,3 +1,4 @@
+import AttnvizTensor
 import Foundation
 #if canImport(Glibc)
 import Glibc
@@ -71,27 +72,8 @@ func readAll(fd: Int32, path: String, limit: Int = Int.max) throws(ModelError) -
 /// Creates `path` (which must not exist) with `data`; on any failure (disk full, file too large)
 /// the partial file is removed and the error says why in words.
 func writeNewFile(_ path: String, _ data: Data) throws(ModelError) {
-    let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
-    guard fd >= 0 else { throw .unwritable(path: path, reason: String(cString: strerror(errno))) }
-    var failure: Int32 = 0
-    data.withUnsafeBytes { raw in
-        var offset = 0
-        while offset < raw.count {
-            guard let base = raw.baseAddress else { return }
-            let n = write(fd, base + offset, raw.count - offset)
-            if n < 0 {
-                if errno == EINTR { continue }
-                failure = errno
-                return
-            }
-            offset += n
-        }
-    }
-    if close(fd) != 0, failure == 0 { failure = errno }
-    if failure != 0 {
-        unlink(path)
-        throw .unwritable(path: path, reason: String(cString: strerror(failure)))
-    }
+    let failure = POSIXWrite.file(path, data, exclusive: true)
+    if failure != 0 { throw .unwritable(path: path, reason: POSIXWrite.text(failure)) }
 }
 
 /// Decodes a JSON file into a typed value; a decoding failure names the key that did not fit.

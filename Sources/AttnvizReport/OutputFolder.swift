@@ -1,3 +1,4 @@
+import AttnvizTensor
 import Dispatch
 import Foundation
 #if canImport(Glibc)
@@ -147,6 +148,13 @@ struct OutputFolder {
         }
         SignalCleanup.shared.end()
         if let aside { try? fm.removeItem(atPath: aside) }
+    }
+
+    /// Writes a new file of the report with POSIX calls, so that a full disk or a file-size limit
+    /// is reported in words ("File too large"), not as a Foundation error code.
+    static func write(_ data: Data, to path: String) throws {
+        let failure = POSIXWrite.file(path, data, exclusive: false)
+        if failure != 0 { throw ReportError.output(path: path, problem: POSIXWrite.text(failure)) }
     }
 
     /// rename(2) that never replaces an existing entry.

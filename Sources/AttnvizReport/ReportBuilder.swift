@@ -79,9 +79,7 @@ public struct ReportBuilder {
     }
 
     func write(_ text: String, to path: String) throws {
-        do { try Data(text.utf8).write(to: URL(fileURLWithPath: path)) } catch {
-            throw ReportError.output(path: path, problem: OutputFolder.reason(error))
-        }
+        try OutputFolder.write(Data(text.utf8), to: path)
     }
 
     func loadLibrary() throws -> MustacheLibrary {
@@ -113,13 +111,13 @@ public struct ReportBuilder {
                 do {
                     // PDF cannot be shown by <img>: a PNG preview goes beside it.
                     let shown: FigureFormat = format == .pdf ? .png : format
-                    try FigureRenderer.render(job.figure, format: shown).write(to: URL(fileURLWithPath: "\(dir)/\(job.file).\(shown.rawValue)"))
+                    try OutputFolder.write(try FigureRenderer.render(job.figure, format: shown), to: "\(dir)/\(job.file).\(shown.rawValue)")
                     if format == .pdf {
-                        try FigureRenderer.render(job.figure, format: .pdf).write(to: URL(fileURLWithPath: "\(dir)/\(job.file).pdf"))
+                        try OutputFolder.write(try FigureRenderer.render(job.figure, format: .pdf), to: "\(dir)/\(job.file).pdf")
                     }
                 } catch {
                     lock.lock()
-                    if firstError == nil { firstError = ReportError.figure(id: job.file, RenderErrorDescription(text: "\(error)")) }
+                    if firstError == nil { firstError = error as? ReportError ?? ReportError.figure(id: job.file, RenderErrorDescription(text: "\(error)")) }
                     lock.unlock()
                     return
                 }

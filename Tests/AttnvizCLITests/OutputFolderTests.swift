@@ -132,4 +132,17 @@ import Testing
         #expect(FileManager.default.fileExists(atPath: tmp.file("out/notes.txt")))
         #expect(Self.hidden(tmp.path).isEmpty)
     }
+
+    /// A file-size limit (as a full disk) while the figures are written: one line in words (it
+    /// was a raw NSError dump), no staging folder, no report.
+    @Test func writeFailureIsOneLineAndLeavesNothing() throws {
+        let tmp = try TempDir()
+        _ = try tmp.write("s.txt", "The cat sat on the mat.")
+        let shell = "ulimit -f 8; exec \"$0\" render s.txt --model \"$1\" --output out --quiet"
+        let r = try CLI.run(["-c", shell, CLI.binary, CLI.tinyBert], cwd: tmp.path, shell: true)
+        BadInputTests.expectOneLineError(r, mentions: ["too large"])
+        #expect(!r.stderr.contains("NSError") && !r.stderr.contains("Domain="), "\(r.stderr)")
+        #expect(Self.hidden(tmp.path).isEmpty)
+        #expect(!FileManager.default.fileExists(atPath: tmp.file("out")))
+    }
 }
