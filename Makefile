@@ -1,7 +1,7 @@
 # attnviz — the two commands a fresh Debian machine with Swift needs:
 #   make demo   set everything up and render the example report
 #   make test   set everything up and run the tests
-.PHONY: setup build demo test bench install clean
+.PHONY: setup build demo test bench fuzz install clean
 
 PREFIX ?= /usr/local
 
@@ -30,6 +30,10 @@ bench: setup
 	@bash scripts/bench.sh
 	@bash scripts/bench-train.sh
 
+# libFuzzer targets for everything read from files (README, "Fuzzing"); FUZZ_TIME seconds each.
+fuzz: setup
+	@bash scripts/fuzz.sh
+
 # The binary and its templates: PREFIX/bin/attnviz finds PREFIX/share/attnviz/templates.
 install: build
 	install -d "$(PREFIX)/bin" "$(PREFIX)/share/attnviz"
@@ -37,4 +41,4 @@ install: build
 	rm -rf "$(PREFIX)/share/attnviz/templates" && cp -r templates "$(PREFIX)/share/attnviz/templates"
 
 clean:
-	rm -rf .build output/*/
+	rm -rf .build .build-fuzz output/*/

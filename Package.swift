@@ -49,6 +49,8 @@ let package = Package(
             name: "attnviz-bench",
             dependencies: ["AttnvizModel", "AttnvizRender", "AttnvizTensor", "AttnvizReport"],
             path: "Sources/bench"),
+        // libFuzzer targets (make fuzz); a plain build replays corpora (make test's smoke run).
+        .executableTarget(name: "attnviz-fuzz", dependencies: ["AttnvizModel", "AttnvizTrace"], path: "Sources/fuzz"),
 
         .testTarget(
             name: "AttnvizTensorTests", dependencies: ["AttnvizTensor"]),

@@ -12,6 +12,11 @@ status=${PIPESTATUS[0]}
 passed=$(grep -E '^✔ Test .* passed' "$log" | grep -vc '^✔ Test run' || true)
 failed=$(grep -E '^✘ Test .* failed' "$log" | grep -vc '^✘ Test run' || true)
 if [ "$status" -ne 0 ] && [ "$failed" -eq 0 ]; then failed=1; fi
+# Fuzzing smoke run: every libFuzzer target for a few seconds (the sanitizer build takes about a
+# minute the first time). ATTNVIZ_FUZZ_SMOKE=0 skips it.
+if [ "${ATTNVIZ_FUZZ_SMOKE:-1}" != 0 ]; then
+    if FUZZ_TIME="${FUZZ_SMOKE_TIME:-3}" bash scripts/fuzz.sh; then passed=$((passed + 1)); else failed=$((failed + 1)); status=1; fi
+fi
 echo
 echo "attnviz tests: $passed passed, $failed failed"
 exit "$status"

@@ -42,18 +42,27 @@ public struct ByteLevelBPE: Sendable {
     public static func load(directory: String) throws(ModelError) -> ByteLevelBPE {
         let vocabPath = (directory as NSString).appendingPathComponent("vocab.json")
         let mergesPath = (directory as NSString).appendingPathComponent("merges.txt")
-        let vocab = try decodeJSON([String: Int].self, path: vocabPath)
-        let text = try readUTF8(mergesPath)
+        let tokenizerJSON = (directory as NSString).appendingPathComponent("tokenizer.json")
+        let added = FileManager.default.fileExists(atPath: tokenizerJSON) ? try readData(tokenizerJSON) : nil
+        return try load(vocab: try readData(vocabPath), merges: try readData(mergesPath), addedTokens: added,
+                        vocabPath: vocabPath, mergesPath: mergesPath)
+    }
+
+    /// vocab.json, merges.txt and (optionally) tokenizer.json bytes; the paths name them in errors.
+    public static func load(vocab vocabData: Data, merges mergesData: Data, addedTokens: Data?,
+                            vocabPath: String = "vocab.json", mergesPath: String = "merges.txt") throws(ModelError) -> ByteLevelBPE {
+        let vocab = try decodeJSON([String: Int].self, data: vocabData, path: vocabPath)
+        guard let text = String(validating: mergesData, as: UTF8.self) else { throw .input(path: mergesPath, problem: "not valid UTF-8 text") }
         var merges: [(String, String)] = []
-        for (n, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+        // Lines as HF reads them: LF or CRLF (a CRLF file split every word into single bytes).
+        for (n, line) in textLines(text).enumerated() {
             if line.hasPrefix("#version") || line.trimmingCharacters(in: .whitespaces).isEmpty { continue }
             let parts = line.split(separator: " ")
             guard parts.count == 2 else { throw .tokenizer(path: mergesPath, problem: "line \(n + 1) is not two symbols: '\(line)'") }
             merges.append((String(parts[0]), String(parts[1])))
         }
         var specials: [String] = []
-        let tokenizerJSON = (directory as NSString).appendingPathComponent("tokenizer.json")
-        if FileManager.default.fileExists(atPath: tokenizerJSON), let added = try? decodeJSON(AddedTokens.self, path: tokenizerJSON) {
+        if let addedTokens, let added = try? decodeJSON(AddedTokens.self, data: addedTokens, path: "tokenizer.json") {
             specials = added.addedTokens.map(\.content)
         } else if vocab["<|endoftext|>"] != nil {
             specials = ["<|endoftext|>"]
@@ -67,14 +76,16 @@ public struct ByteLevelBPE: Sendable {
         enum CodingKeys: String, CodingKey { case addedTokens = "added_tokens" }
     }
 
-    /// Tokens of `text` (no special tokens added: GPT-2 adds none).
-    public func tokenize(_ text: String) throws(ModelError) -> [Token] {
+    /// Tokens of `text` (no special tokens added: GPT-2 adds none). With a `limit`, tokenizing
+    /// stops once more than `limit` tokens are made (the first `limit` are the same).
+    public func tokenize(_ text: String, limit: Int? = nil) throws(ModelError) -> [Token] {
         let scalars = Array(text.unicodeScalars)
         var out: [Token] = []
         var start = 0, i = 0
         while i < scalars.count {
+            if let limit, out.count > limit { return out }
             if let special = specialMatch(scalars, at: i) {
-                try encodeChunk(scalars, start..<i, into: &out)
+                try encodeChunk(scalars, start..<i, limit: limit, into: &out)
                 let len = special.unicodeScalars.count
                 out.append(Token(text: special, id: vocab[special] ?? 0, range: i..<(i + len), isSpecial: true))
                 i += len
@@ -83,7 +94,7 @@ public struct ByteLevelBPE: Sendable {
                 i += 1
             }
         }
-        try encodeChunk(scalars, start..<scalars.count, into: &out)
+        try encodeChunk(scalars, start..<scalars.count, limit: limit, into: &out)
         return out
     }
 
@@ -95,8 +106,9 @@ public struct ByteLevelBPE: Sendable {
         return nil
     }
 
-    private func encodeChunk(_ s: [Unicode.Scalar], _ range: Range<Int>, into out: inout [Token]) throws(ModelError) {
+    private func encodeChunk(_ s: [Unicode.Scalar], _ range: Range<Int>, limit: Int?, into out: inout [Token]) throws(ModelError) {
         for piece in Self.preTokenize(s, range) {
+            if let limit, out.count > limit { return }
             // Bytes of the piece, each remembering the code point it came from.
             var chars: [String] = [], origin: [Int] = []
             for k in piece {

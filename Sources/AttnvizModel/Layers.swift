@@ -84,7 +84,7 @@ final class WeightReader {
             throw .safetensors(path: file.path, problem: "weight '\(full)' is \(info.dtype.rawValue), expected a float type")
         }
         used.insert(full)
-        return try file.tensor(full)
+        return try file.tensor(full, requireFinite: true)
     }
 
     func linear(_ name: String, out: Int, in inDim: Int, layout: WeightLayout = .outIn, bias: Bool = true) throws(ModelError) -> Linear {

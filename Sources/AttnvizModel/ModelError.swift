@@ -34,6 +34,16 @@ public enum ModelError: Error, CustomStringConvertible, Equatable {
     }
 }
 
+extension ModelError {
+    /// The problem alone, without the path (to re-attach it to another file).
+    public var reason: String {
+        switch self {
+        case let .unwritable(_, reason), let .unreadable(_, reason): return reason
+        default: return description
+        }
+    }
+}
+
 /// Runs tensor math and turns a shape error into a ModelError that says where it happened.
 @inline(__always)
 func math<T>(_ context: @autoclosure () -> String, _ body: () throws(TensorError) -> T) throws(ModelError) -> T {

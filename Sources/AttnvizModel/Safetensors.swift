@@ -31,8 +31,22 @@ final class MappedFile: @unchecked Sendable {
         base = UnsafeRawPointer(p)
     }
 
+    /// A copy of bytes held in memory (fuzzing, files read as streams).
+    init(copying data: Data, path: String) {
+        self.path = path
+        size = data.count
+        copied = true
+        guard size > 0 else { base = nil; return }
+        let p = UnsafeMutableRawPointer.allocate(byteCount: size, alignment: 16)
+        data.copyBytes(to: p.assumingMemoryBound(to: UInt8.self), count: size)
+        base = UnsafeRawPointer(p)
+    }
+
+    private var copied = false
+
     deinit {
-        if let base { munmap(UnsafeMutableRawPointer(mutating: base), size) }
+        guard let base else { return }
+        if copied { UnsafeMutableRawPointer(mutating: base).deallocate() } else { munmap(UnsafeMutableRawPointer(mutating: base), size) }
     }
 
     var bytes: UnsafeRawBufferPointer { UnsafeRawBufferPointer(start: base, count: size) }
@@ -73,9 +87,19 @@ public final class SafetensorsFile: @unchecked Sendable {
     private let file: MappedFile
     private let dataStart: Int
 
-    public init(path: String) throws(ModelError) {
+    public convenience init(path: String) throws(ModelError) {
+        try self.init(file: try MappedFile(path: path))
+    }
+
+    /// Parses safetensors bytes held in memory; `path` names them in errors.
+    public convenience init(data: Data, path: String) throws(ModelError) {
+        try self.init(file: MappedFile(copying: data, path: path))
+    }
+
+    private init(file: MappedFile) throws(ModelError) {
+        let path = file.path
         self.path = path
-        file = try MappedFile(path: path)
+        self.file = file
         let bytes = file.bytes
         guard bytes.count >= 8 else {
             throw .safetensors(path: path, problem: "file is \(bytes.count) bytes, shorter than the 8-byte header length")
@@ -144,13 +168,15 @@ public final class SafetensorsFile: @unchecked Sendable {
             guard !overflow else { throw .safetensors(path: path, problem: "tensor '\(name)' shape \(shape) overflows") }
             elements = p
         }
-        let expectedBytes = elements * dtype.size
+        // Sizes come from the file: every product is overflow-checked ([2^62] F32 trapped here).
+        let (expectedBytes, bytesOverflow) = elements.multipliedReportingOverflow(by: dtype.size)
+        guard !bytesOverflow else { throw .safetensors(path: path, problem: "tensor '\(name)' shape \(shape) × \(dtype.rawValue) overflows") }
         guard offsets[1] - offsets[0] == expectedBytes else {
             throw .safetensors(
                 path: path,
                 problem: "tensor '\(name)' shape \(shape) × \(dtype.rawValue) needs \(expectedBytes) bytes, data_offsets give \(offsets[1] - offsets[0])")
         }
-        guard offsets[1] <= dataSize else {
+        guard offsets[1] <= dataSize, offsets[1] <= Int.max - 8 - dataSize else {
             throw .safetensors(path: path, problem: "tensor '\(name)' data ends at \(offsets[1]), past the \(dataSize)-byte data area")
         }
         return TensorInfo(name: name, dtype: dtype, shape: shape, range: offsets[0]..<offsets[1])
@@ -173,7 +199,9 @@ public final class SafetensorsFile: @unchecked Sendable {
     public var names: [String] { tensors.keys.sorted() }
 
     /// A floating tensor read as Float (F32, F16, BF16, F64 are converted); integer tensors too.
-    public func tensor(_ name: String) throws(ModelError) -> Tensor {
+    /// `requireFinite` (model weights) refuses NaN and ±∞ with an error naming the tensor; a
+    /// trace's scores hold −∞ where masked, so it is off by default.
+    public func tensor(_ name: String, requireFinite: Bool = false) throws(ModelError) -> Tensor {
         guard let info = tensors[name] else { throw .missingWeight(path: path, name: name) }
         let raw = UnsafeRawBufferPointer(rebasing: file.bytes[(dataStart + info.range.lowerBound)..<(dataStart + info.range.upperBound)])
         let count = info.shape.reduce(1, *)
@@ -193,6 +221,9 @@ public final class SafetensorsFile: @unchecked Sendable {
         case .i64, .i32, .i16, .i8, .u8, .bool:
             let ints = integerValues(info: info, raw: raw)
             for i in 0..<count { out[i] = Float(ints[i]) }
+        }
+        if requireFinite, let bad = out.firstIndex(where: { !$0.isFinite }) {
+            throw .safetensors(path: path, problem: "tensor '\(name)' holds \(out[bad]) at element \(bad); weights must be finite")
         }
         do { return try Tensor(shape: info.shape, data: out) } catch { throw .tensor(context: "\(path): \(name)", error) }
     }

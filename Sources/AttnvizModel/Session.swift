@@ -23,7 +23,7 @@ public enum TextTokenizer: Sendable {
             return t.encode(text, pair: pair, maxLength: maxLength)
         case let .bpe(t):
             if pair != nil { throw .input(path: source, problem: "--pair needs a model with segment embeddings (BERT); GPT-2 reads one sequence") }
-            let tokens = try t.tokenize(text)
+            let tokens = try t.tokenize(text, limit: maxLength == Int.max ? nil : maxLength + 1)
             return (Array(tokens.prefix(maxLength)), max(0, tokens.count - maxLength))
         }
     }
@@ -50,6 +50,7 @@ public struct Session: Sendable {
     public static func open(directory: String, note: ((String) -> Void)? = Session.stderrNote) throws(ModelError) -> Session {
         let model = try ModelRegistry.load(directory: directory)
         let tokenizer = try TextTokenizer.load(directory: directory, modelType: model.info.modelType)
+        try tokenizer?.checkFits(vocabSize: model.info.vocabSize, directory: directory)
         if !model.ignoredTensors.isEmpty {
             note?("\(model.ignoredTensors.count) checkpoint tensors not used (\(BertModel.describe(model.ignoredTensors)))")
         }

@@ -71,32 +71,69 @@ public enum TraceExport {
         return data + Data("\n".utf8)
     }
 
-    /// Writes `path` and its `.json` sidecar; both appear whole or not at all.
-    public static func write(_ trace: Trace, to path: String) throws(ModelError) {
+    /// Writes `path` and its `.json` sidecar; both appear whole or not at all. Each is written to
+    /// a temporary file first; older files at the targets are moved aside and put back if either
+    /// new file cannot be placed. Neither target may be one of `protected` (the input text, the
+    /// model's files): `--out model/model.safetensors` would overwrite the weights being read.
+    public static func write(_ trace: Trace, to path: String, protected: [String] = []) throws(ModelError) {
         let jsonPath = ((path as NSString).deletingPathExtension as String) + ".json"
-        let files = [(path, SafetensorsWriter.encode(tensors(trace), metadata: ["format": "attnviz-trace", "attnviz_version": version])),
-                     (jsonPath, json(trace))]
         let folder = (path as NSString).deletingLastPathComponent
         var isDirectory: ObjCBool = false
         if !folder.isEmpty, !(FileManager.default.fileExists(atPath: folder, isDirectory: &isDirectory) && isDirectory.boolValue) {
             throw .unwritable(path: path, reason: "the folder \(folder) does not exist")
         }
-        var written: [String] = []
-        func discard() { for w in written { try? FileManager.default.removeItem(atPath: w) } }
-        for (target, data) in files {
-            let tmp = target + ".partial-\(getpid())"
-            do {
-                try data.write(to: URL(fileURLWithPath: tmp))
-                written.append(tmp)
-            } catch {
-                discard()
-                throw .unwritable(path: target, reason: error.localizedDescription)
+        for target in [path, jsonPath] {
+            var info = stat()
+            if lstat(target, &info) == 0, (info.st_mode & S_IFMT) != S_IFREG {
+                throw .unwritable(path: target, reason: "exists and is not a regular file")
+            }
+            if let input = protected.first(where: { sameFile(target, $0) }) {
+                throw .unwritable(path: target, reason: "that is \(input), which this run reads; choose another --out")
             }
         }
-        for ((target, _), tmp) in zip(files, written) where rename(tmp, target) != 0 {
-            let reason = String(cString: strerror(errno))
-            discard()
-            throw .unwritable(path: target, reason: reason)
+        let files = [(path, SafetensorsWriter.encode(tensors(trace), metadata: ["format": "attnviz-trace", "attnviz_version": version])),
+                     (jsonPath, json(trace))]
+        let pid = getpid()
+        var temporary: [String] = []
+        var aside: [(old: String, target: String)] = []
+        var placed: [String] = []
+        func rollBack() {
+            for t in temporary { unlink(t) }
+            for p in placed { unlink(p) }
+            for (old, target) in aside { rename(old, target) }
         }
+        for (target, data) in files {
+            let tmp = target + ".partial-\(pid)"
+            temporary.append(tmp)
+            do throws(ModelError) { try writeNewFile(tmp, data) } catch {
+                rollBack()
+                throw .unwritable(path: target, reason: error.reason)
+            }
+        }
+        for ((target, _), tmp) in zip(files, temporary) {
+            if access(target, F_OK) == 0 {
+                let old = target + ".old-\(pid)"
+                guard rename(target, old) == 0 else {
+                    let reason = String(cString: strerror(errno))
+                    rollBack()
+                    throw .unwritable(path: target, reason: reason)
+                }
+                aside.append((old, target))
+            }
+            guard rename(tmp, target) == 0 else {
+                let reason = String(cString: strerror(errno))
+                rollBack()
+                throw .unwritable(path: target, reason: reason)
+            }
+            placed.append(target)
+        }
+        for (old, _) in aside { unlink(old) }
+    }
+
+    /// Whether two paths name the same existing file (hard links and symbolic links included).
+    static func sameFile(_ a: String, _ b: String) -> Bool {
+        var sa = stat(), sb = stat()
+        guard stat(a, &sa) == 0, stat(b, &sb) == 0 else { return false }
+        return sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino
     }
 }

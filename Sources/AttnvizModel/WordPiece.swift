@@ -33,22 +33,44 @@ public struct WordPieceTokenizer: Sendable {
         for required in [options.unk, options.cls, options.sep] where vocab[required] == nil {
             throw .tokenizer(path: source, problem: "vocabulary has no '\(required)' token")
         }
+        // An empty special token (a blank vocab line and `"pad_token": ""`) would match with
+        // length 0 and never advance: it is never matched.
         specialTokens = [options.unk, options.cls, options.sep, options.pad, options.mask]
-            .filter { vocab[$0] != nil }
+            .filter { !$0.isEmpty && vocab[$0] != nil }
             .sorted { $0.unicodeScalars.count > $1.unicodeScalars.count }
     }
 
     /// Loads vocab.txt and the options of tokenizer_config.json (when present) from a model directory.
     public static func load(directory: String) throws(ModelError) -> WordPieceTokenizer {
         let vocabPath = (directory as NSString).appendingPathComponent("vocab.txt")
-        let text = try readUTF8(vocabPath)
-        var lines = text.components(separatedBy: "\n").map { $0.hasSuffix("\r") ? String($0.dropLast()) : $0 }
-        if lines.last == "" { lines.removeLast() }
+        let configPath = (directory as NSString).appendingPathComponent("tokenizer_config.json")
+        let config = FileManager.default.fileExists(atPath: configPath) ? try readData(configPath) : nil
+        var tokenizer = try load(vocab: try readData(vocabPath), config: config, vocabPath: vocabPath, configPath: configPath)
+        let tokenizerJSON = (directory as NSString).appendingPathComponent("tokenizer.json")
+        if FileManager.default.fileExists(atPath: tokenizerJSON),
+           let model = try? decodeJSON(TokenizerJSON.self, path: tokenizerJSON).model,
+           let limit = model.maxInputCharsPerWord {
+            var options = tokenizer.options
+            options.maxInputCharsPerWord = limit
+            tokenizer = try WordPieceTokenizer(vocabulary: tokenizer.idToToken, options: options, source: vocabPath)
+        }
+        return tokenizer
+    }
+
+    /// vocab.txt and tokenizer_config.json bytes (the paths name them in errors).
+    public static func load(vocab: Data, config: Data?, vocabPath: String = "vocab.txt",
+                            configPath: String = "tokenizer_config.json") throws(ModelError) -> WordPieceTokenizer {
+        guard let text = String(validating: vocab, as: UTF8.self) else { throw .input(path: vocabPath, problem: "not valid UTF-8 text") }
+        // As HF's WordPiece::read_file: lines (LF or CRLF), each with trailing whitespace trimmed.
+        let lines = textLines(text).map { line -> String in
+            var scalars = line.unicodeScalars
+            while let last = scalars.last, last.properties.isWhitespace { scalars.removeLast() }
+            return String(scalars)
+        }
         guard !lines.isEmpty else { throw .tokenizer(path: vocabPath, problem: "vocabulary is empty") }
         var options = Options()
-        let configPath = (directory as NSString).appendingPathComponent("tokenizer_config.json")
-        if FileManager.default.fileExists(atPath: configPath) {
-            let config = try decodeJSON(TokenizerConfig.self, path: configPath)
+        if let data = config {
+            let config = try decodeJSON(TokenizerConfig.self, data: data, path: configPath)
             if let v = config.doLowerCase { options.lowercase = v }
             options.stripAccents = config.stripAccents
             if let v = config.tokenizeChineseChars { options.splitChinese = v }
@@ -58,30 +80,33 @@ public struct WordPieceTokenizer: Sendable {
             if let v = config.padToken { options.pad = v }
             if let v = config.maskToken { options.mask = v }
         }
-        let tokenizerJSON = (directory as NSString).appendingPathComponent("tokenizer.json")
-        if FileManager.default.fileExists(atPath: tokenizerJSON),
-           let model = try? decodeJSON(TokenizerJSON.self, path: tokenizerJSON).model,
-           let limit = model.maxInputCharsPerWord {
-            options.maxInputCharsPerWord = limit
-        }
         return try WordPieceTokenizer(vocabulary: lines, options: options, source: vocabPath)
     }
 
     // MARK: Encoding
 
     /// Pieces of `text` without special tokens added. Ranges are code-point offsets into `text`.
-    public func tokenize(_ text: String) -> [Token] {
+    /// With a `limit`, tokenizing stops (at a space) once more than `limit` pieces are made: the
+    /// first `limit` pieces are the same, and a long text costs no more than a short one.
+    public func tokenize(_ text: String, limit: Int? = nil) -> [Token] {
         let scalars = Array(text.unicodeScalars)
         var out: [Token] = []
         var chunkStart = 0
         var i = 0
         while i < scalars.count {
+            if let limit, scalars[i] == " ", i - chunkStart >= 1024 {
+                // A space always separates words, whatever the options: a safe place to stop.
+                tokenizeChunk(scalars, chunkStart..<i, into: &out)
+                chunkStart = i
+                if out.count > limit { return out }
+            }
             if let special = specialMatch(scalars, at: i) {
                 tokenizeChunk(scalars, chunkStart..<i, into: &out)
                 let len = special.unicodeScalars.count
                 out.append(Token(text: special, id: vocab[special] ?? 0, range: i..<(i + len), isSpecial: true))
                 i += len
                 chunkStart = i
+                if let limit, out.count > limit { return out }
             } else {
                 i += 1
             }
@@ -92,12 +117,16 @@ public struct WordPieceTokenizer: Sendable {
 
     /// [CLS] A [SEP] (B [SEP]), token types 0 then 1, truncated to `maxLength` tokens by dropping
     /// pieces from the end of the longer segment first (HF's longest-first).
+    /// Longest-first only depends on each segment's length capped at budget + 1, so each is
+    /// tokenized only that far; `dropped` then counts the pieces made and dropped (for a text far
+    /// longer than the positions, a lower bound).
     public func encode(_ text: String, pair: String? = nil, maxLength: Int? = nil) -> (tokens: [Token], dropped: Int) {
-        var a = tokenize(text)
-        var b = pair.map(tokenize)
+        let specials = pair == nil ? 2 : 3
+        let limit = maxLength.map { max(0, $0 - specials) + 1 }
+        var a = tokenize(text, limit: limit)
+        var b = pair.map { tokenize($0, limit: limit) }
         var dropped = 0
         if let maxLength {
-            let specials = b == nil ? 2 : 3
             var budget = max(0, maxLength - specials)
             while a.count + (b?.count ?? 0) > budget {
                 if let bb = b, bb.count > a.count { b?.removeLast() } else if !a.isEmpty { a.removeLast() } else { break }
@@ -222,7 +251,9 @@ public struct WordPieceTokenizer: Sendable {
         if c == "\t" || c == "\n" || c == "\r" { return false }
         if c.value == 0 { return true }
         switch c.properties.generalCategory {
-        case .control, .format, .privateUse, .surrogate, .unassigned: return true
+        // Not .unassigned: HF keeps unassigned code points (U+0378), so their word becomes [UNK]
+        // (checked against HF in TokenizerEdgeTests).
+        case .control, .format, .privateUse, .surrogate: return true
         default: return false
         }
     }
@@ -241,8 +272,9 @@ public struct WordPieceTokenizer: Sendable {
 
     static func isCJK(_ c: Unicode.Scalar) -> Bool {
         switch c.value {
+        // As HF (and the original BERT code): the fifth range starts at 0x2B920, not 0x2B820.
         case 0x4E00...0x9FFF, 0x3400...0x4DBF, 0x20000...0x2A6DF, 0x2A700...0x2B73F,
-             0x2B740...0x2B81F, 0x2B820...0x2CEAF, 0xF900...0xFAFF, 0x2F800...0x2FA1F:
+             0x2B740...0x2B81F, 0x2B920...0x2CEAF, 0xF900...0xFAFF, 0x2F800...0x2FA1F:
             return true
         default:
             return false

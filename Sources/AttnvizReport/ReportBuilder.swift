@@ -53,17 +53,9 @@ public struct ReportBuilder {
         for (entry, result) in zip(entries, results) { built.append((entry, try result?.get())) }
         timing.analyses = Self.now() - t0
 
-        let parent = (output as NSString).deletingLastPathComponent
-        let fm = FileManager.default
-        try Self.checkReplaceable(output)
-        do { try fm.createDirectory(atPath: parent.isEmpty ? "." : parent, withIntermediateDirectories: true) } catch {
-            throw ReportError.output(path: parent, problem: "cannot create the folder: \(error.localizedDescription)")
-        }
-        let staging = (parent.isEmpty ? "." : parent) + "/.attnviz-staging-\(getpid())-" + (output as NSString).lastPathComponent
-        try? fm.removeItem(atPath: staging)
-        do { try fm.createDirectory(atPath: staging + "/figures", withIntermediateDirectories: true) } catch {
-            throw ReportError.output(path: output, problem: "cannot write here: \(error.localizedDescription)")
-        }
+        let folder = try OutputFolder(output)
+        try folder.checkReplaceable()
+        let staging = try folder.makeStaging()
         do {
             t0 = Self.now()
             let jobs = built.flatMap { $0.1?.groups.flatMap(\.figures) ?? [] }
@@ -83,9 +75,9 @@ public struct ReportBuilder {
                 throw ReportError.output(path: output + "/report.json", problem: error.localizedDescription)
             }
             timing.html = Self.now() - t0
-            try Self.replace(output, with: staging)
+            try folder.replace(with: staging)
         } catch {
-            try? fm.removeItem(atPath: staging)
+            folder.discard(staging: staging)
             throw error
         }
         return timing
@@ -101,9 +93,7 @@ public struct ReportBuilder {
     }
 
     func write(_ text: String, to path: String) throws {
-        do { try Data(text.utf8).write(to: URL(fileURLWithPath: path)) } catch {
-            throw ReportError.output(path: path, problem: error.localizedDescription)
-        }
+        try OutputFolder.write(Data(text.utf8), to: path)
     }
 
     func loadLibrary() throws -> MustacheLibrary {
@@ -135,13 +125,13 @@ public struct ReportBuilder {
                 do {
                     // PDF cannot be shown by <img>: a PNG preview goes beside it.
                     let shown: FigureFormat = format == .pdf ? .png : format
-                    try FigureRenderer.render(job.figure, format: shown).write(to: URL(fileURLWithPath: "\(dir)/\(job.file).\(shown.rawValue)"))
+                    try OutputFolder.write(try FigureRenderer.render(job.figure, format: shown), to: "\(dir)/\(job.file).\(shown.rawValue)")
                     if format == .pdf {
-                        try FigureRenderer.render(job.figure, format: .pdf).write(to: URL(fileURLWithPath: "\(dir)/\(job.file).pdf"))
+                        try OutputFolder.write(try FigureRenderer.render(job.figure, format: .pdf), to: "\(dir)/\(job.file).pdf")
                     }
                 } catch {
                     lock.lock()
-                    if firstError == nil { firstError = ReportError.figure(id: job.file, RenderErrorDescription(text: "\(error)")) }
+                    if firstError == nil { firstError = error as? ReportError ?? ReportError.figure(id: job.file, RenderErrorDescription(text: "\(error)")) }
                     lock.unlock()
                     return
                 }
@@ -156,32 +146,4 @@ public struct ReportBuilder {
     }
 
     static let marker = "<meta name=\"generator\" content=\"attnviz\">"
-
-    /// A re-render replaces an earlier report whole, but never a file or a folder of something else.
-    static func checkReplaceable(_ output: String) throws {
-        var isDir: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: output, isDirectory: &isDir) else { return }
-        guard isDir.boolValue else { throw ReportError.output(path: output, problem: "exists and is not a folder") }
-        let contents = (try? FileManager.default.contentsOfDirectory(atPath: output)) ?? []
-        if contents.isEmpty { return }
-        let index = (output as NSString).appendingPathComponent("index.html")
-        guard let html = FileManager.default.contents(atPath: index), String(decoding: html, as: UTF8.self).contains(marker) else {
-            throw ReportError.output(path: output, problem: "folder is not empty and holds no attnviz report; refusing to replace it")
-        }
-    }
-
-    /// Moves the finished staging folder to `output`, replacing an older report whole.
-    static func replace(_ output: String, with staging: String) throws {
-        let fm = FileManager.default
-        let old = staging + ".old"
-        if fm.fileExists(atPath: output) {
-            guard rename(output, old) == 0 else { throw ReportError.output(path: output, problem: "cannot replace: \(String(cString: strerror(errno)))") }
-        }
-        guard rename(staging, output) == 0 else {
-            let reason = String(cString: strerror(errno))
-            if fm.fileExists(atPath: old) { _ = rename(old, output) }
-            throw ReportError.output(path: output, problem: "cannot move the report into place: \(reason)")
-        }
-        try? fm.removeItem(atPath: old)
-    }
 }

@@ -7,15 +7,17 @@ import Foundation
 /// from any working directory.
 public enum TemplateLocator {
     public static func find(override: String?, executable: String = CommandLine.arguments[0]) throws -> String {
-        if let override {
-            // An explicit folder is used or refused, never silently replaced by another.
-            guard FileManager.default.fileExists(atPath: (override as NSString).appendingPathComponent("report.mustache")) else {
-                throw ReportError.templates(path: override, problem: "no report.mustache in this folder")
+        // An explicit folder (--templates, else $ATTNVIZ_TEMPLATES) is used or refused, never
+        // silently replaced by another.
+        let env = ProcessInfo.processInfo.environment["ATTNVIZ_TEMPLATES"].flatMap { $0.isEmpty ? nil : $0 }
+        if let explicit = override ?? env {
+            guard FileManager.default.fileExists(atPath: (explicit as NSString).appendingPathComponent("report.mustache")) else {
+                let named = override == nil ? "$ATTNVIZ_TEMPLATES (\(explicit))" : explicit
+                throw ReportError.templates(path: named, problem: "no report.mustache in this folder")
             }
-            return override
+            return explicit
         }
         var candidates: [String] = []
-        if let env = ProcessInfo.processInfo.environment["ATTNVIZ_TEMPLATES"], !env.isEmpty { candidates.append(env) }
         let exe = URL(fileURLWithPath: executable).resolvingSymlinksInPath().deletingLastPathComponent()
         candidates.append(exe.appendingPathComponent("../share/attnviz/templates").standardized.path)
         candidates.append(URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../templates").standardized.path)

@@ -14,7 +14,22 @@ struct Attnviz: ParsableCommand {
 
     static func main() {
         Memory.keepFreedMemory()  // a tuning hint: when glibc refuses it, nothing else changes
-        main(nil)
+        // Past a file-size limit (ulimit -f) a write then fails with EFBIG, reported like a full
+        // disk, instead of the process being killed by SIGXFSZ with a partial file left.
+        signal(SIGXFSZ, SIG_IGN)
+        do {
+            var command = try parseAsRoot()
+            try command.run()
+        } catch {
+            // --help and --version print as usual; every error is one line (ArgumentParser's
+            // default adds the help and usage lines to usage errors).
+            let code = exitCode(for: error)
+            guard code != .success else { exit(withError: error) }
+            let message = message(for: error).split(separator: "\n").first.map(String.init) ?? "\(error)"
+            let hint = error is CommandFailure ? "" : " (see attnviz --help)"
+            FileHandle.standardError.write(Data("Error: \(message)\(hint)\n".utf8))
+            Foundation.exit(code.rawValue)
+        }
     }
 }
 

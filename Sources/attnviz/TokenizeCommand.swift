@@ -21,6 +21,10 @@ extension Attnviz {
                 let text = try readInputText(input)
                 let directory = modelOptions.directory
                 let type = try ModelRegistry.modelType(directory: directory)
+                guard ModelRegistry.supported.contains(type) else {
+                    throw ModelError.unsupportedModelType(path: (directory as NSString).appendingPathComponent("config.json"),
+                                                          found: type, supported: ModelRegistry.supported)
+                }
                 guard let tokenizer = try TextTokenizer.load(directory: directory, modelType: type) else {
                     throw CommandFailure(message: "\(directory): attnviz does not read this \(type) model's tokenizer (SentencePiece)")
                 }

@@ -43,7 +43,12 @@ extension Attnviz {
                 } else {
                     trace = try Session.open(directory: modelOptions.directory).trace(inputIDs: inputIds?.values ?? [], decoderInputIDs: decoderInputIds?.values)
                 }
-                try TraceExport.write(trace, to: out)
+                // Never write over what this run reads: the input texts and the model's files.
+                let directory = modelOptions.directory
+                let modelFiles = ((try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? [])
+                    .map { (directory as NSString).appendingPathComponent($0) }
+                let inputs = [input, pair].compactMap { $0 }.filter { $0 != "-" }
+                try TraceExport.write(trace, to: out, protected: inputs + modelFiles)
             }
         }
     }

@@ -7,6 +7,8 @@ import Testing
 /// no crash, and no output written.
 @Suite struct BadInputTests {
     static func expectOneLineError(_ r: CLI.Result, mentions: [String], sourceLocation: SourceLocation = #_sourceLocation) {
+        #expect(!r.timedOut, "did not finish in time (a hang)", sourceLocation: sourceLocation)
+        #expect(!r.signaled, "killed by signal \(r.status): \(r.stderr.suffix(300))", sourceLocation: sourceLocation)
         #expect(r.status != 0, "exit status \(r.status)", sourceLocation: sourceLocation)
         #expect(r.status < 128, "killed by a signal: \(r.status)", sourceLocation: sourceLocation)
         let errors = r.stderrLines.filter { !$0.hasPrefix("attnviz: note:") }
@@ -148,14 +150,14 @@ import Testing
         try Self.traceFails(model: dir, tmp: tmp, mentions: ["config.json", "num_attention_heads", "missing"])
     }
 
-    @Test(arguments: ["", "   \n\t  \n"])
-    func emptyOrWhitespaceText(text: String) throws {
+    /// An empty file is refused (whitespace-only text follows HF instead: TokenizerEdgeTests).
+    @Test func emptyText() throws {
         let tmp = try TempDir()
-        let input = try tmp.write("empty.txt", text)
+        let input = try tmp.write("empty.txt", "")
         let r = try CLI.run(["trace", input, "--model", CLI.tinyBert, "--out", tmp.file("t.safetensors")])
-        Self.expectOneLineError(r, mentions: ["empty.txt", "empty or only whitespace"])
+        Self.expectOneLineError(r, mentions: ["empty.txt", "empty"])
         let tok = try CLI.run(["tokenize", input, "--model", CLI.tinyBert])
-        Self.expectOneLineError(tok, mentions: ["empty.txt", "empty or only whitespace"])
+        Self.expectOneLineError(tok, mentions: ["empty.txt", "empty"])
     }
 
     @Test func invalidUTF8Text() throws {

@@ -5,6 +5,10 @@ import Testing
 struct CLI {
     struct Result {
         var status: Int32
+        /// Killed by a signal (a crash, or the timeout): `status` is then the signal number,
+        /// which Foundation reports as a small number, so `status < 128` alone does not tell.
+        var signaled = false
+        var timedOut = false
         var stdout: String
         var stderr: String
         var stderrLines: [Substring] { stderr.split(separator: "\n", omittingEmptySubsequences: true) }
@@ -23,10 +27,12 @@ struct CLI {
     static let tinyBert = repoRoot.appendingPathComponent("Tests/AttnvizModelTests/Fixtures/tiny/bert").path
 
     @discardableResult
-    static func run(_ args: [String], cwd: String? = nil, env: [String: String] = [:], stdin: Data? = nil) throws -> Result {
+    /// `shell: true` runs /bin/bash with `args`; `executable: true` runs args[0] with the rest.
+    static func run(_ args: [String], cwd: String? = nil, env: [String: String] = [:], stdin: Data? = nil,
+                    timeout: Double = 300, shell: Bool = false, executable: Bool = false) throws -> Result {
         let p = Process()
-        p.executableURL = URL(fileURLWithPath: binary)
-        p.arguments = args
+        p.executableURL = URL(fileURLWithPath: shell ? "/bin/bash" : executable ? args[0] : binary)
+        p.arguments = executable ? Array(args.dropFirst()) : args
         var environment = ProcessInfo.processInfo.environment
         environment["SWIFT_BACKTRACE"] = "enable=no"
         for (k, v) in env { environment[k] = v }
@@ -37,12 +43,17 @@ struct CLI {
         p.standardError = err
         p.standardInput = input
         try p.run()
+        let timer = DispatchWorkItem { if p.isRunning { kill(p.processIdentifier, SIGKILL) } }
+        DispatchQueue.global().asyncAfter(deadline: .now() + timeout, execute: timer)
         if let stdin { input.fileHandleForWriting.write(stdin) }
         try input.fileHandleForWriting.close()
         let o = out.fileHandleForReading.readDataToEndOfFile()
         let e = err.fileHandleForReading.readDataToEndOfFile()
         p.waitUntilExit()
-        return Result(status: p.terminationStatus, stdout: String(decoding: o, as: UTF8.self), stderr: String(decoding: e, as: UTF8.self))
+        timer.cancel()
+        let signaled = p.terminationReason == .uncaughtSignal
+        return Result(status: p.terminationStatus, signaled: signaled, timedOut: signaled && p.terminationStatus == SIGKILL,
+                      stdout: String(decoding: o, as: UTF8.self), stderr: String(decoding: e, as: UTF8.self))
     }
 }
 

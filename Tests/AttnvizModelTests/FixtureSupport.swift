@@ -29,6 +29,17 @@ enum Fixtures {
     }
 }
 
+/// Compares against a golden tensor computed by other kernels (PyTorch, another CPU): the
+/// tolerance follows from the longest sum in the computation (`sumLength`), the number of layers
+/// it went through (`depth`) and the golden's magnitude (RoundingBound.forward).
+@discardableResult
+func expectClose(_ actual: Tensor, _ expected: Tensor, sumLength: Int, depth: Int, _ label: String,
+                 sourceLocation: SourceLocation = #_sourceLocation) -> Float {
+    let scale = expected.data.lazy.filter(\.isFinite).map { Double(abs($0)) }.max() ?? 1
+    let tolerance = Float(RoundingBound.forward(sumLength: sumLength, depth: depth, scale: scale))
+    return expectClose(actual, expected, tolerance: tolerance, label, sourceLocation: sourceLocation)
+}
+
 /// Compares against a golden tensor, prints the max |Δ|, and records a failure above `tolerance`.
 @discardableResult
 func expectClose(_ actual: Tensor, _ expected: Tensor, tolerance: Float, _ label: String,
@@ -38,7 +49,7 @@ func expectClose(_ actual: Tensor, _ expected: Tensor, tolerance: Float, _ label
         return .infinity
     }
     let diff = (try? actual.maxAbsDifference(expected)) ?? .infinity
-    print(String(format: "  %-40@ max|Δ| = %.3e (tolerance %.0e)", label as NSString, diff, tolerance))
+    print(String(format: "  %-40@ max|Δ| = %.3e (tolerance %.1e)", label as NSString, diff, tolerance))
     #expect(diff <= tolerance, "\(label): max |Δ| \(diff) > \(tolerance)", sourceLocation: sourceLocation)
     return diff
 }

@@ -6,40 +6,9 @@ import Testing
 /// WordPiece must equal HF's fast tokenizer on every case of wordpiece/cases.jsonl: pieces, ids and
 /// code-point offsets, with and without special tokens.
 @Suite struct WordPieceTests {
-    struct Case {
-        let id: String, text: String, tokens: [String], ids: [Int], offsets: [[Int]], tokensSpecial: [String], idsSpecial: [Int]
-    }
-
-    static func cases() throws -> [Case] {
-        let text = try String(contentsOfFile: Fixtures.path("wordpiece/cases.jsonl"), encoding: .utf8)
-        return try text.split(separator: "\n").map { line in
-            let o = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any] ?? [:]
-            return Case(id: o["id"] as? String ?? "?", text: o["text"] as? String ?? "",
-                        tokens: o["tokens"] as? [String] ?? [], ids: o["ids"] as? [Int] ?? [],
-                        offsets: o["offsets"] as? [[Int]] ?? [], tokensSpecial: o["tokens_special"] as? [String] ?? [],
-                        idsSpecial: o["ids_special"] as? [Int] ?? [])
-        }
-    }
-
     @Test func everyCaseMatchesHuggingFace() throws {
         let tokenizer = try WordPieceTokenizer.load(directory: try Fixtures.requireMiniLM())
-        let cases = try Self.cases()
-        #expect(!cases.isEmpty)
-        var failures: [String] = []
-        for c in cases {
-            let got = tokenizer.tokenize(c.text)
-            let offsets = got.map { [$0.range?.lowerBound ?? -1, $0.range?.upperBound ?? -1] }
-            if got.map(\.text) != c.tokens || got.map(\.id) != c.ids || offsets != c.offsets {
-                failures.append("\(c.id) \(c.text.debugDescription): got \(got.map(\.text)) \(offsets), want \(c.tokens) \(c.offsets)")
-            }
-            let special = tokenizer.encode(c.text).tokens
-            if special.map(\.id) != c.idsSpecial || special.map(\.text) != c.tokensSpecial {
-                failures.append("\(c.id) with specials: got \(special.map(\.text)), want \(c.tokensSpecial)")
-            }
-        }
-        print("  wordpiece: \(cases.count - failures.count)/\(cases.count) cases equal HF")
-        for f in failures.prefix(20) { Issue.record(Comment(rawValue: f)) }
-        #expect(failures.isEmpty)
+        TokenizerEdgeTests.expectWordPieceEqualsHF(tokenizer, try TokenizerEdgeTests.cases("wordpiece/cases.jsonl"), label: "wordpiece")
     }
 
     @Test func pairGetsTypeIdsAndTruncationCountsDrops() throws {
