@@ -20,12 +20,7 @@ enum VariantAnalysis {
 
     /// Cosine of two vectors (0 when either is zero).
     static func cosine<A: Collection, B: Collection>(_ a: A, _ b: B) -> Double where A.Element == Float, B.Element == Float {
-        var dot = 0.0, na = 0.0, nb = 0.0
-        for (x, y) in zip(a, b) {
-            dot += Double(x) * Double(y); na += Double(x) * Double(x); nb += Double(y) * Double(y)
-        }
-        let d = (na * nb).squareRoot()
-        return d > 0 ? dot / d : 0
+        EmbeddingAnalysis.cosine(a, b)
     }
 
     /// Row i of x [n, d] (empty when out of range).
