@@ -23,6 +23,8 @@ public struct Heatmap: Figure {
     public var showColorbar = true
     /// A swatch in the legend row for unmasked cells (colour, label), beside the masked one.
     public var cellLegend: (color: RGB, label: String)?
+    /// A fixed column width in pixels (e.g. a few wide category columns beside many labelled rows).
+    public var columnWidth: Double?
     /// Longest a label may be before it is cut with an ellipsis, in pixels.
     public var maxLabelWidth = 110.0
 
@@ -56,6 +58,11 @@ public struct Heatmap: Figure {
     }
 
     var cellSize: (w: Double, h: Double) {
+        let natural = naturalCellSize
+        return (columnWidth ?? natural.w, natural.h)
+    }
+
+    var naturalCellSize: (w: Double, h: Double) {
         if rows == cols || (rowLabels != nil && colLabels != nil) {
             let n = max(rows, cols)
             let c = hasLabels ? Self.labelledCell(n) : max(1, min(44, (768 / Double(n)).rounded(.down)))

@@ -32,10 +32,19 @@ struct AttnHeadRolesSection: Section {
         let headNames = shares.map { "L\($0.layer) H\($0.head)" }
         var transposed = [Float](repeating: 0, count: roles.count * shares.count)
         for (c, sh) in shares.enumerated() { for r in roles.indices { transposed[r * shares.count + c] = Float(sh.values[r]) } }
-        let map = Heatmap(title: "Share of each head's weight by key category on this sentence", values: transposed,
-                          rows: roles.count, cols: shares.count, rowLabels: roles.map(\.name), colLabels: headNames,
-                          xLabel: "layer and head", yLabel: "category", colorbarLabel: "share",
-                          colormap: .viridis, range: ColorRange(0, 1))
+        // Few heads: heads across. Many (a whole model): heads down, so every label stays readable.
+        let tall = shares.count > 24
+        let byHead = shares.flatMap { sh in roles.indices.map { Float(sh.values[$0]) } }  // [heads, roles]
+        var map = tall
+            ? Heatmap(title: "Share of each head's weight by key category on this sentence", values: byHead,
+                      rows: shares.count, cols: roles.count, rowLabels: headNames, colLabels: roles.map(\.name),
+                      xLabel: "key category", yLabel: "layer and head", colorbarLabel: "share of the head's weight",
+                      colormap: .viridis, range: ColorRange(0, 1))
+            : Heatmap(title: "Share of each head's weight by key category on this sentence", values: transposed,
+                      rows: roles.count, cols: shares.count, rowLabels: roles.map(\.name), colLabels: headNames,
+                      xLabel: "layer and head", yLabel: "key category", colorbarLabel: "share of the head's weight",
+                      colormap: .viridis, range: ColorRange(0, 1))
+        if tall { map.columnWidth = 64 }
         var counts = [Int](repeating: 0, count: roles.count)
         for c in classOf { counts[c.rawValue] += 1 }
         let sumDeviation = shares.reduce(0.0) { max($0, abs($1.values.reduce(0, +) - 1)) }
