@@ -35,12 +35,21 @@ struct TrainLabelSmoothingSection: Section {
         var known: [Int: String] = [:]
         for tok in t.tokens + t.decoderTokens { known[tok.id] = CompanionAnalysis.label(tok) }
         let names = ids.map { id in id == target.id ? "“\(CompanionAnalysis.label(target))” (target)" : known[id].map { "“\($0)”" } ?? "id \(id)" }
-        let chart = BarChart(title: "Target for the first output character, ε = \(Chrome.format(eps)), V = \(V)", categories: names, series: [
+        let chart = BarChart(title: "Target for the first output character (ε = \(Chrome.format(eps)))", categories: names, series: [
             (name: "one-hot", values: ids.map { $0 == target.id ? 1 : 0 }),
-            (name: "smoothed (ε = \(Chrome.format(eps)))", values: ids.map { q.indices.contains($0) ? q[$0] : 0 }),
-        ], xLabel: "vocabulary entry (target, then the model's next-ranked entries)", yLabel: "target probability")
-        let figures = [FigureSpec(file: Figures.file(id, "target"), figure: chart,
-                                  caption: "The first character of the companion's gold output is “\(CompanionAnalysis.label(target))”. Smoothing lowers its target from 1 to \(String(format: "%.4f", q.indices.contains(target.id) ? q[target.id] : 0)) and gives each of the other \(V - 1) entries \(String(format: "%.5f", eps / Double(V))) (only six are drawn); the whole vector sums to \(String(format: "%.6f", sum)).")]
+            (name: "smoothed", values: ids.map { q.indices.contains($0) ? q[$0] : 0 }),
+        ], xLabel: "vocabulary entry", yLabel: "target probability")
+        let zoom = BarChart(title: "The same, other entries only (zoomed)", categories: Array(names.dropFirst()), series: [
+            (name: "one-hot", values: others.map { _ in 0 }),
+            (name: "smoothed", values: others.map { q.indices.contains($0) ? q[$0] : 0 }),
+        ], xLabel: "vocabulary entry", yLabel: "target probability")
+        let qt = q.indices.contains(target.id) ? q[target.id] : 0
+        let figures = [
+            FigureSpec(file: Figures.file(id, "target"), figure: chart,
+                       caption: "The first character of the companion's gold output is “\(CompanionAnalysis.label(target))”. Smoothing lowers its target from 1 to \(String(format: "%.4f", qt)) (V = \(V) entries); the whole vector sums to \(String(format: "%.6f", sum))."),
+            FigureSpec(file: Figures.file(id, "others"), figure: zoom,
+                       caption: "Zoomed on six other entries (the ones the model ranks next at that position): one-hot gives them 0, smoothing \(String(format: "%.5f", eps / Double(V))) each, as it gives every one of the \(V - 1) non-target entries."),
+        ]
         let findings: [Finding] = [
             "With ε = \("epsilon", eps, "%.2f") over V = \("vocab_size", V) entries the target token gets \("target_probability", q.indices.contains(target.id) ? q[target.id] : 0, "%.5f"), every other entry \("other_probability", eps / Double(V), "%.6f"), and the smoothed vector sums to 1 within \("sum_deviation", abs(sum - 1), "%.1e").",
         ]
