@@ -42,14 +42,20 @@ enum CompanionAnalysis {
     static func label(_ t: Token) -> String { t.text == " " ? "␣" : t.text }
 
     /// The source text the companion read (its characters without </s>).
-    static func source(_ t: Trace) -> String { t.tokens.filter { !$0.isSpecial }.map(\.text).joined() }
+    /// Characters outside its vocabulary (<unk>) show as U+FFFD.
+    static func source(_ t: Trace) -> String {
+        t.tokens.filter { !$0.isSpecial || $0.text == "<unk>" }.map { $0.text == "<unk>" ? "\u{FFFD}" : $0.text }.joined()
+    }
 
     /// One sentence: which model, which input, and whether (and where) it was cut.
-    static func describe(_ t: Trace) -> String {
+    static func describe(_ t: Trace, _ s: Study) -> String {
         let name = t.model.name, src = source(t)
+        let unknown = t.tokens.filter { $0.text == "<unk>" }.count
+        let unk = unknown == 0 ? "" : " \(unknown) of its \(src.unicodeScalars.count) characters are outside its printable-ASCII vocabulary and reach it only as <unk> (shown as \u{FFFD}), so its output on them means little."
+        let pair = s.pair == nil ? "" : " It reads only the first text of the pair."
         let cut = t.truncatedTokens > 0
             ? " The input was longer than the companion's \(config(t.model).maxCharacters) characters, so it was cut at a word boundary after \(src.unicodeScalars.count) characters (\(t.truncatedTokens) characters dropped)."
             : " The whole input fits the companion's \(config(t.model).maxCharacters) characters."
-        return "Companion model: \(name) (attnviz's encoder–decoder, task \(config(t.model).task), \(t.model.layers)+\(t.model.decoderLayers) layers, d_model \(t.model.dModel)), run teacher-forced on “\(src)”.\(cut)"
+        return "Companion model: \(name) (attnviz's encoder–decoder, task \(config(t.model).task), \(t.model.layers)+\(t.model.decoderLayers) layers, d_model \(t.model.dModel)), run teacher-forced on “\(src)”.\(cut)\(unk)\(pair)"
     }
 }

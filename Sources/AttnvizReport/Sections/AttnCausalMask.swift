@@ -34,7 +34,7 @@ struct AttnCausalMaskSection: Section {
         guard let t = outcome.trace, !t.decoderTokens.isEmpty else {
             return SectionContent(answer: answer, unavailable: outcome.reason ?? "the companion run has no decoder side")
         }
-        answer.append(CompanionAnalysis.describe(t) + " Its decoder input is the start token followed by the gold output shifted right by one (teacher forcing).")
+        answer.append(CompanionAnalysis.describe(t, s) + " Its decoder input is the start token followed by the gold output shifted right by one (teacher forcing).")
         let n = t.decoderTokens.count
         let labels = t.decoderTokens.map(CompanionAnalysis.label)
         let allowed = (0..<(n * n)).map { $0 % n <= $0 / n }

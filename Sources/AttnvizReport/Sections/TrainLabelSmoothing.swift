@@ -19,7 +19,7 @@ struct TrainLabelSmoothingSection: Section {
         guard let t = outcome.trace, let target = t.decoderTokens.dropFirst().first ?? t.tokens.last else {
             return SectionContent(answer: answer, unavailable: outcome.reason ?? "the companion run has no target token")
         }
-        answer.append(CompanionAnalysis.describe(t))
+        answer.append(CompanionAnalysis.describe(t, s))
         let c = CompanionAnalysis.config(t.model)
         let eps = c.labelSmoothing, V = max(c.vocab, 1)
         let q = CompanionAnalysis.smoothed(target: target.id, vocab: V, epsilon: eps)

@@ -24,7 +24,7 @@ struct TrainLrSection: Section {
         guard let t = outcome.trace else {
             return SectionContent(answer: answer, unavailable: outcome.reason ?? "the companion run is missing")
         }
-        answer.append(CompanionAnalysis.describe(t))
+        answer.append(CompanionAnalysis.describe(t, s))
         let c = CompanionAnalysis.config(t.model)
         let total = Double(max(c.steps, Int(c.warmup) * 4, 100))
         let grid = (0...200).map { 1 + (total - 1) * Double($0) / 200 }
