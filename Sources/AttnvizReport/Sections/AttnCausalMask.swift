@@ -69,7 +69,7 @@ struct AttnCausalMaskSection: Section {
                 (name: "max |Δ| over d_model", values: diffs),
             ], xLabel: "decoder position (input token)", yLabel: "max |Δ output|"),
                 caption: "Two teacher-forced runs that differ only in the last decoder input token. The \(n - 1) earlier positions' outputs are bit-identical (Δ = 0: \(identical) of \(n - 1)); only the last position changes (max |Δ| = \(String(format: "%.3g", diffs.last ?? 0)))."))
-            findings.append("Changing the last decoder input token (“\(from)” → “\(to)”) leaves \("earlier_outputs_identical", identical) of \("earlier_positions", n - 1) earlier decoder outputs bit-identical (max |Δ| \("earlier_max_abs_diff", earlier.max() ?? 0, "%g")); the last output changes by \("last_max_abs_diff", diffs.last ?? 0, "%.3g").")
+            findings.append("Changing the last decoder input token (“\(from)” → “\(to)”) leaves \("earlier_outputs_identical", identical) of \("earlier_positions", n - 1) earlier decoder outputs bit-identical (max |Δ| \("earlier_max_abs_diff", earlier.max() ?? 0, "%g")); the last output changes by \("last_max_abs_diff", diffs.last ?? 0, "%.3f").")
         } else {
             unavailable = s.run(.companion(text: s.text, changeLast: true)).reason ?? "the changed companion run is missing"
         }
