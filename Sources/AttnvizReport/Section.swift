@@ -82,9 +82,9 @@ enum Sections {
         PosWhySection(), PosSinusoidalSection(), PosLearnedSection(), PosRelativeSection(),
         AttnQKVSection(), AttnSelfVsLocalSection(), AttnScaledSection(), AttnDotVsAddSection(), AttnQKDifferentSection(),
         AttnMultiheadSection(), AttnHeadRolesSection(), AttnHeadDimSection(), AttnModelViewSection(), AttnPaddingMaskSection(),
-        AttnBertMaskSection(),
+        AttnCausalMaskSection(), AttnBertMaskSection(),
         BlockResidualSection(), BlockLayerNormSection(), BlockBatchNormSection(), BlockFFNSection(), BlockActivationsSection(),
-        BlockGradientsSection(), TrainDropoutSection(),
+        BlockGradientsSection(), TrainLrSection(), TrainDropoutSection(), TrainLabelSmoothingSection(),
         BertPretrainingSection(), BertClsPoolingSection(), BertIOSection(), BertVsElmoSection(), BertDownstreamSection(),
     ]
 }

@@ -43,6 +43,14 @@ public enum Experiment: Hashable, Sendable {
     case repeatRun
     /// The token at `position` replaced by vocabulary id `id`.
     case substituted(position: Int, id: Int)
+    /// The companion encoder–decoder (`render --decoder-model`, default the shipped
+    /// models/reverse-words) on `text` normalised and cut at a word boundary to its
+    /// `attnviz.max_characters`, teacher-forced (decoder input = start token + gold target shifted
+    /// right). `changeLast`: the last decoder input token replaced by another character. The trace's
+    /// `truncatedTokens` counts the characters cut off.
+    case companion(text: String, changeLast: Bool)
+    /// The companion's training log (training_log.jsonl) as `.measured` tensors "step", "lr", "loss".
+    case companionTrainingLog
 
     /// Experiments that measure time: they run one at a time, after the others, so that nothing
     /// else competes for the cores while they are timed.

@@ -36,6 +36,9 @@ extension Attnviz {
         @Option(help: ArgumentHelp("Report templates folder (default: found beside the binary or in its checkout).", valueName: "dir"))
         var templates: String?
 
+        @Option(name: .customLong("decoder-model"), help: ArgumentHelp("Encoder–decoder for the decoder and training sections (default: $ATTNVIZ_DECODER_MODEL, else the shipped models/reverse-words of the checkout).", valueName: "dir"))
+        var decoderModel: String?
+
         @Flag(help: "No progress messages on stderr.")
         var quiet = false
 
@@ -80,7 +83,7 @@ extension Attnviz {
                                   trace: trace, layers: layers?.values, heads: heads?.values, format: format, timings: !noTimings)
                 let experiments = ReportPlan.experiments(for: study)
                 say("running \(experiments.count) experiments")
-                study.runs = session.run(experiments, base: trace)
+                study.runs = session.run(experiments, base: trace, companion: Companion.open(directory: decoderModel))
                 try ReportBuilder(templates: templatesDir, progress: say).write(study, to: outputFolder)
                 print(URL(fileURLWithPath: outputFolder).appendingPathComponent("index.html").standardized.path)
         }

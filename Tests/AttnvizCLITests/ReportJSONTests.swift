@@ -67,12 +67,14 @@ import Testing
     /// The plan asks for each experiment once; the model layer answers every one of them.
     @Test func everyPlannedExperimentHasAnOutcome() throws {
         let session = try Session.open(directory: CLI.tinyBert, note: nil)
-        let trace = try session.trace(text: "The cat sat on the mat because it was tired.")
-        var study = Study(inputName: "s", text: "", pair: nil, trace: trace, layers: nil, heads: nil, format: .png, timings: false)
+        let text = "The cat sat on the mat because it was tired."
+        let trace = try session.trace(text: text)
+        var study = Study(inputName: "s", text: text, pair: nil, trace: trace, layers: nil, heads: nil, format: .png, timings: false)
         let plan = ReportPlan.experiments(for: study)
         #expect(Set(plan).count == plan.count)
         #expect(!plan.contains { $0.isTiming }, "--no-timings must plan no timed run")
-        study.runs = session.run(plan + plan, base: trace)
+        // The decoder and training sections' runs need the companion encoder–decoder (the shipped one).
+        study.runs = session.run(plan + plan, base: trace, companion: Companion.open(directory: nil))
         #expect(study.runs.count == plan.count)
         for e in plan {
             switch study.run(e) {

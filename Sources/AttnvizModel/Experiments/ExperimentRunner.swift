@@ -8,24 +8,24 @@ import Foundation
 /// competes with them for the cores. A run that fails or does not apply to this model answers
 /// `.unavailable` with the reason; it never stops the others.
 extension Session {
-    public func run(_ experiments: [Experiment], base: Trace) -> [Experiment: ExperimentOutcome] {
+    public func run(_ experiments: [Experiment], base: Trace, companion: Companion = .unavailable("no companion encoder–decoder was given")) -> [Experiment: ExperimentOutcome] {
         var unique: [Experiment] = []
         for e in experiments where !unique.contains(e) { unique.append(e) }
         let traced = unique.filter { !$0.isTiming }, timed = unique.filter(\.isTiming)
         var outcomes = [ExperimentOutcome?](repeating: nil, count: traced.count)
         let lock = NSLock()
         Parallel.each(traced.count) { i in
-            let outcome = self.outcome(traced[i], base: base)
+            let outcome = self.outcome(traced[i], base: base, companion: companion)
             lock.lock(); outcomes[i] = outcome; lock.unlock()
         }
         var result: [Experiment: ExperimentOutcome] = [:]
         for (e, o) in zip(traced, outcomes) { result[e] = o ?? .unavailable("the run did not finish") }
-        for e in timed { result[e] = outcome(e, base: base) }
+        for e in timed { result[e] = outcome(e, base: base, companion: companion) }
         return result
     }
 
     /// One experiment's outcome; errors become the reason it is unavailable.
-    func outcome(_ e: Experiment, base: Trace) -> ExperimentOutcome {
+    func outcome(_ e: Experiment, base: Trace, companion: Companion = .unavailable("no companion encoder–decoder was given")) -> ExperimentOutcome {
         do {
             switch e {
             case let .padded(extra): return try padded(extra: extra, base: base)
@@ -42,6 +42,8 @@ extension Session {
             case let .dropout(seed): return try dropout(seed: seed, base: base)
             case .repeatRun: return try changedOutcome(base.tokens, options: .none)
             case let .substituted(position, id): return try substituted(position: position, id: id, base: base)
+            case let .companion(text, changeLast): return try companion.run(text: text, changeLast: changeLast)
+            case .companionTrainingLog: return try companion.trainingLog()
             }
         } catch {
             return .unavailable("the run failed: \(error.description)")

@@ -1,0 +1,63 @@
+import AttnvizRender
+import AttnvizTensor
+import AttnvizTrace
+import Foundation
+
+/// train-lr: the warmup schedule of Vaswani et al. for the companion's d_model and several
+/// warmups, and the shipped companion's real learning-rate and loss curves from its training log.
+struct TrainLrSection: Section {
+    let id = "train-lr"
+
+    func experiments(_ s: Study) -> [Experiment] { [CompanionAnalysis.run(s), .companionTrainingLog] }
+
+    /// The schedule sampled at `steps` for one warmup.
+    static func curve(_ c: CompanionAnalysis.Config, warmup: Double, steps: [Double]) -> [Double] {
+        steps.map { CompanionAnalysis.learningRate(step: $0, dModel: c.dModel, warmup: warmup, factor: c.factor) }
+    }
+
+    func build(_ s: Study) throws -> SectionContent {
+        var answer = [
+            "The original Transformer is trained with Adam (β₁ 0.9, β₂ 0.98, ε 10⁻⁹) and a learning rate that is not constant: lr = factor · d_model^-0.5 · min(step^-0.5, step · warmup^-1.5). For the first `warmup` steps it rises linearly; after that it decays like 1/√step. The peak, reached at step = warmup, is factor · (d_model · warmup)^-0.5.",
+            "The warm-up protects the start of training: Adam's second-moment estimates are still poor, the weights are random, and a large step would move a post-LN network far from a region it can train in. The d_model^-0.5 factor gives wider models smaller steps. The main model of this report (\(s.trace.model.name)) ships without its training log, so this section uses the encoder–decoder attnviz trained itself, whose schedule and curves are recorded.",
+        ]
+        let outcome = s.run(CompanionAnalysis.run(s))
+        guard let t = outcome.trace else {
+            return SectionContent(answer: answer, unavailable: outcome.reason ?? "the companion run is missing")
+        }
+        answer.append(CompanionAnalysis.describe(t, s))
+        let c = CompanionAnalysis.config(t.model)
+        let total = Double(max(c.steps, Int(c.warmup) * 4, 100))
+        let grid = (0...200).map { 1 + (total - 1) * Double($0) / 200 }
+        let warmups = [c.warmup / 4, c.warmup, c.warmup * 4].map { max(1, $0.rounded()) }
+        let schedule = LinePlot(title: "Warmup schedule for d_model = \(c.dModel), factor \(Chrome.format(c.factor))", series: warmups.map { w in
+            .init(name: "warmup \(Int(w))\(w == c.warmup ? " (used)" : "")", x: grid, y: Self.curve(c, warmup: w, steps: grid), dashed: w != c.warmup)
+        }, xLabel: "training step", yLabel: "learning rate")
+        let peak = CompanionAnalysis.learningRate(step: c.warmup, dModel: c.dModel, warmup: c.warmup, factor: c.factor)
+        var figures = [FigureSpec(file: Figures.file(id, "schedule"), figure: schedule,
+                                  caption: "The formula for the companion's d_model \(c.dModel) and three warmups. The solid curve (warmup \(Int(c.warmup))) is the one the companion was trained with: it peaks at step \(Int(c.warmup)) with lr = \(String(format: "%.2e", peak)). A longer warmup gives a lower, later peak.")]
+        var findings: [Finding] = [
+            "With d_model = \("d_model", c.dModel) and warmup = \("warmup", Int(c.warmup)) the learning rate peaks at step \(Int(c.warmup)) at \("peak_lr", peak, "%.3e").",
+        ]
+        var unavailable: String?
+        if case let .measured(_, tensors) = s.run(.companionTrainingLog), let step = tensors["step"], let lr = tensors["lr"], let loss = tensors["loss"],
+           step.count == lr.count, step.count == loss.count, step.count > 0 {
+            let x = step.data.map(Double.init)
+            let formula = x.map { CompanionAnalysis.learningRate(step: $0, dModel: c.dModel, warmup: c.warmup, factor: c.factor) }
+            var worst = 0.0
+            for (l, f) in zip(lr.data, formula) where f > 0 { worst = max(worst, abs(Double(l) - f) / f) }
+            figures.append(FigureSpec(file: Figures.file(id, "logged"), figure: LinePlot(title: "\(t.model.name): logged learning rate vs the formula", series: [
+                .init(name: "training_log.jsonl", x: x, y: lr.data.map(Double.init), markers: true),
+                .init(name: "formula", x: x, y: formula, dashed: true),
+            ], xLabel: "training step", yLabel: "learning rate"),
+                caption: "The learning rate the trainer logged every \(x.count > 1 ? Int(x[1] - x[0]) : 0) steps (markers) lies on the formula (dashed): largest relative difference \(String(format: "%.1e", worst)) over \(x.count) records."))
+            figures.append(FigureSpec(file: Figures.file(id, "loss"), figure: LinePlot(title: "\(t.model.name): training loss (label-smoothed cross-entropy)", series: [
+                .init(name: "loss", x: x, y: loss.data.map(Double.init)),
+            ], xLabel: "training step", yLabel: "loss (nats per target token)"),
+                caption: "The real loss curve of the shipped model: \(String(format: "%.2f", loss.data.first ?? 0)) at step \(Int(x.first ?? 0)), \(String(format: "%.2f", loss.data.last ?? 0)) at step \(Int(x.last ?? 0)). It falls fastest while the learning rate is near its peak."))
+            findings.append("The companion's training log has \("log_records", x.count) records; the logged learning rate equals the formula to a relative difference of at most \("log_lr_max_rel_diff", worst, "%.1e"), and the loss fell from \("loss_first", Double(loss.data.first ?? 0), "%.3f") to \("loss_last", Double(loss.data.last ?? 0), "%.3f").")
+        } else {
+            unavailable = s.run(.companionTrainingLog).reason ?? "the companion's training log could not be read"
+        }
+        return SectionContent(answer: answer, groups: [FigureGroup(figures: figures)], findings: findings, unavailable: unavailable)
+    }
+}
