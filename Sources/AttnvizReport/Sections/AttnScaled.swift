@@ -97,7 +97,7 @@ struct AttnScaledSection: Section {
             FigureSpec(file: Figures.file(id, "variance"), figure: plot,
                        caption: "For d_k = \(dk) (this model's head width) the measured variance is \(Analysis.fixed(dkVariance, 1)); dividing by √\(dk) brings it back to about 1 at every width."),
             FigureSpec(file: Figures.file(id, "entropy"), figure: chart,
-                       caption: "Without the scale every layer's softmax is sharper (lower entropy): on average \(Analysis.fixed(Analysis.mean(scaledEntropy))) nats with it vs \(Analysis.fixed(Analysis.mean(unscaledEntropy))) without."),
+                       caption: sharperCaption(scaled: layerEntropyScaled, unscaled: layerEntropyUnscaled)),
         ]
         if let example {
             figures.append(FigureSpec(file: Figures.file(id, "head-scaled"), figure: example.0, caption: "The head as the model computes it (same colour range as the next map)."))
@@ -134,5 +134,13 @@ struct AttnScaledSection: Section {
             out.append("Without the scale this run's softmax rows come close to one-hot: in layer \(sat.layer) the largest weight averages \(percent: "unscaled_max_weight_max", sat.maxRaw) — the saturation the scale avoids at the start of training.")
         }
         return out
+    }
+
+    /// The entropy chart's caption, saying in how many layers the unscaled softmax is sharper
+    /// (a claim checked here, not assumed).
+    func sharperCaption(scaled: [Double], unscaled: [Double]) -> String {
+        let sharper = zip(scaled, unscaled).filter { $0.1 < $0.0 }.count
+        let which = sharper == scaled.count ? "every layer's softmax is sharper" : "the softmax is sharper in \(sharper) of \(scaled.count) layers"
+        return "Without the scale \(which) (lower entropy): on average \(Analysis.fixed(Analysis.mean(scaled))) nats with it vs \(Analysis.fixed(Analysis.mean(unscaled))) without."
     }
 }
