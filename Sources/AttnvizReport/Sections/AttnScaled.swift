@@ -131,7 +131,8 @@ struct AttnScaledSection: Section {
             out.append(f.appending(" So on trained weights the scale is not what keeps the gradient alive; its case is the start of training, when q and k are random: there the score variance is d_k (first figure), which drives an unscaled softmax towards one-hot and its Jacobian towards 0. Trained weights have adapted to the scale they were trained with."))
         }
         if let sat = jacobians.max(by: { $0.maxRaw < $1.maxRaw }) {
-            out.append("Without the scale this run's softmax rows come close to one-hot: in layer \(sat.layer) the largest weight averages \(percent: "unscaled_max_weight_max", sat.maxRaw) — the saturation the scale avoids at the start of training.")
+            let f: Finding = "Without the scale the largest weight of a row averages up to \(percent: "unscaled_max_weight_max", sat.maxRaw) (layer \(sat.layer))"
+            out.append(f.appending(sat.maxRaw >= 0.8 ? ": rows close to one-hot — the saturation the scale avoids at the start of training." : ": sharper rows, though not saturated on these weights."))
         }
         return out
     }
