@@ -56,7 +56,7 @@ struct ArchEncVsDecSection: Section {
         let encoderBoxes: [BlockDiagram.Box] = [
             .init(title: "Source: \(t.tokens.count) character tokens", detail: "the text's characters and </s>", color: .white),
             .init(title: "Embeddings", detail: "token × √d_model + \(c.positions.rawValue) positions", color: blue),
-            .init(title: "Self-attention, bidirectional", detail: "\(heads); no mask (source padding only)", color: orange, residualAround: true),
+            .init(title: "Self-attention, bidirectional", detail: "\(heads); no causal mask (padding only)", color: orange, residualAround: true),
         ] + addNorm("SelfAttention(x)") + [
             .init(title: "Feed-forward", detail: ffn, color: green, residualAround: true),
         ] + addNorm("FFN(x)") + [

@@ -88,12 +88,14 @@ struct AttnCrossSection: Section {
                                       caption: "The heads' average in decoder layer \(a.layer): \(a.score.hits) of \(G) outlined rows have their largest weight on the gold character; the mean weight on the gold cell is \(String(format: "%.2f", a.score.goldWeight)). Colour range 0–1."))
         }
         let bars = entries + averages
-        figures.append(FigureSpec(file: Figures.file(id, "gold-argmax"), figure: BarChart(
+        var chart = BarChart(
             title: "Decoder positions whose largest cross-attention weight is on the gold source character (of \(G))",
             categories: bars.map { "L\($0.layer) " + ($0.head.map { "H\($0)" } ?? "mean") },
             series: [(name: "positions (argmax = gold)", values: bars.map { Double($0.score.hits) })],
-            xLabel: "decoder layer, head", yLabel: "positions of \(G)"),
-            caption: "Every decoder layer and head of the companion, and each layer's head-averaged map (“mean”): how many of the \(G) positions that copy a character put their maximum on the gold one. A head that ignored the source would manage about \(String(format: "%.1f", Double(G) / Double(max(S, 1)))) by chance (one in \(S) columns)."))
+            xLabel: "decoder layer, head", yLabel: "positions of \(G)")
+        chart.showValues = true
+        figures.append(FigureSpec(file: Figures.file(id, "gold-argmax"), figure: chart,
+            caption: "Every decoder layer and head of the companion, and each layer's head-averaged map (“mean”): how many of the \(G) positions that copy a character put their maximum on the gold one. A head that picked its column at random would hit about \(String(format: "%.1f", Double(G) / Double(max(S, 1)))) by chance (one in \(S) columns)."))
 
         // Findings.
         var findings: [Finding] = []
@@ -115,13 +117,13 @@ struct AttnCrossSection: Section {
             let base = g.row * S
             return base + S <= best.map.count && t.tokens[DecoderAnalysis.argmax(best.map[base..<(base + S)])].text == " "
         }.count
-        if !misses.isEmpty {
+        if !spaceMisses.isEmpty {
             findings.append("Of the best head's \("best_head_misses", misses.count) misses, \("best_head_space_misses", spaceMisses.count) are positions that output a space (\("space_misses_on_other_space", onOtherSpace) of them have their maximum on another source space). The task's rule aligns each output space with one particular source space, but every space is the same token, so the gold cell is a convention there.")
         }
         let unknownRows = gold.filter { t.tokens[$0.source].text == "<unk>" }
         if !unknownRows.isEmpty {
             let hitsUnknown = unknownRows.filter { best.score.hitRows.contains($0.row) }.count
-            findings.append("\("unknown_rows", unknownRows.count) of the \(G) positions copy a character the companion cannot read (outside its printable-ASCII vocabulary, so every one of them is the same <unk> token and only its position and context tell them apart); the best head puts its maximum on the right <unk> for \("unknown_rows_hit", hitsUnknown) of them, and the companion can only output <unk> (U+FFFD) for them.")
+            findings.append("\("unknown_rows", unknownRows.count) of the \(G) positions copy a character the companion cannot read (outside its printable-ASCII vocabulary, so every one of them is the same <unk> token and only its position and context tell them apart); the best head puts its maximum on the right <unk> for \("unknown_rows_hit", hitsUnknown) of them, and its training target for each of them is <unk> itself (shown as U+FFFD), not the character.")
         }
         let qRows = layers.allSatisfy { $0.record.q.shape.count == 3 && $0.record.q.shape[1] == T }
         let kvRows = layers.allSatisfy { $0.record.k.shape.count == 3 && $0.record.k.shape[1] == S && $0.record.v.shape == $0.record.k.shape }
