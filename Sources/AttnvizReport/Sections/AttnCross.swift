@@ -123,7 +123,7 @@ struct AttnCrossSection: Section {
         let unknownRows = gold.filter { t.tokens[$0.source].text == "<unk>" }
         if !unknownRows.isEmpty {
             let hitsUnknown = unknownRows.filter { best.score.hitRows.contains($0.row) }.count
-            findings.append("\("unknown_rows", unknownRows.count) of the \(G) positions copy a character the companion cannot read (outside its printable-ASCII vocabulary, so every one of them is the same <unk> token and only its position and context tell them apart); the best head puts its maximum on the right <unk> for \("unknown_rows_hit", hitsUnknown) of them, and its training target for each of them is <unk> itself (shown as U+FFFD), not the character.")
+            findings.append("\("unknown_rows", unknownRows.count) of the \(G) positions copy a character the companion cannot read (outside its printable-ASCII vocabulary, so every one of them is the same <unk> token and only its position and context tell them apart); the best head puts its maximum on the right <unk> for \("unknown_rows_hit", hitsUnknown) of them, and the gold output at each of them is <unk> itself (shown as U+FFFD), not the character.")
         }
         let qRows = layers.allSatisfy { $0.record.q.shape.count == 3 && $0.record.q.shape[1] == T }
         let kvRows = layers.allSatisfy { $0.record.k.shape.count == 3 && $0.record.k.shape[1] == S && $0.record.v.shape == $0.record.k.shape }
