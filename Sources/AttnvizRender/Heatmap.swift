@@ -27,6 +27,11 @@ public struct Heatmap: Figure {
     public var columnWidth: Double?
     /// Longest a label may be before it is cut with an ellipsis, in pixels.
     public var maxLabelWidth = 110.0
+    /// Cells drawn with a frame (e.g. a task's gold alignment on attention weights): a dark line on
+    /// the cell's edge and a white one inside it, visible on every colour of the map; named in the
+    /// legend row by `outlineLabel`.
+    public var outlined: [(row: Int, col: Int)] = []
+    public var outlineLabel = "outlined cell"
 
     public init(title: String, values: [Float], rows: Int, cols: Int, rowLabels: [String]? = nil, colLabels: [String]? = nil,
                 xLabel: String, yLabel: String, colorbarLabel: String, colormap: Colormap = .viridis, range: ColorRange? = nil) {
@@ -100,6 +105,9 @@ public struct Heatmap: Figure {
         }
         if let r = rowLabels, r.count != rows { throw .invalidFigure(figure: title, problem: "\(r.count) row labels for \(rows) rows") }
         if let l = colLabels, l.count != cols { throw .invalidFigure(figure: title, problem: "\(l.count) column labels for \(cols) columns") }
+        if let bad = outlined.first(where: { !(0..<rows).contains($0.row) || !(0..<cols).contains($0.col) }) {
+            throw .invalidFigure(figure: title, problem: "outlined cell (\(bad.row), \(bad.col)) outside the \(rows)x\(cols) matrix")
+        }
         let t = c.theme
         var rowW = 0.0, colH = 0.0
         for s in rowLabels ?? [] { rowW = max(rowW, try c.measure(s, labelStyle, maxWidth: maxLabelWidth).width) }
@@ -122,13 +130,23 @@ public struct Heatmap: Figure {
         // The legend row above the matrix must fit too.
         var legendW = hasMasked ? try Chrome.maskLegendWidth(maskLabel, canvas: c) : 0
         if let cellLegend { legendW += 42 + (try c.measure(cellLegend.label, t.tick).width) }
+        if !outlined.isEmpty { legendW += 42 + (try c.measure(outlineLabel, t.tick).width) }
         let width = max(left + matrixW + 2 * t.gap + rightW + t.margin, left + legendW + t.margin)
         let titleH = try Chrome.titleHeight(title, canvas: c, maxWidth: max(width - 2 * t.margin, 200))
-        let top = t.margin + titleH + (hasMasked || cellLegend != nil ? 26 : 0)
+        let top = t.margin + titleH + (hasMasked || cellLegend != nil || !outlined.isEmpty ? 26 : 0)
         let bottom = colH + t.gap + t.gap + axisH + t.margin
         let height = top + max(matrixH, 120) + bottom
         return Layout(matrix: Rect(left, top, matrixW, matrixH), rotateColumnLabels: rotate, rowLabelWidth: rowW, colLabelHeight: colH,
                       colorbar: bar, titleY: t.margin, total: Size(max(width, titleH > 0 ? 260 : 0), height))
+    }
+
+    /// An outlined cell's frame: dark on the edge, white just inside (thinner for small cells).
+    static func frame(_ r: Rect, on c: Canvas) {
+        let edge = min(r.width, r.height)
+        let outer = edge >= 10 ? 2.0 : 1.0
+        c.stroke(Rect(r.x + outer / 2, r.y + outer / 2, r.width - outer, r.height - outer), .black, width: outer)
+        guard edge >= 10 else { return }
+        c.stroke(Rect(r.x + outer + 0.75, r.y + outer + 0.75, r.width - 2 * outer - 1.5, r.height - 2 * outer - 1.5), .white, width: 1.5)
     }
 
     public func size(measuring canvas: Canvas) throws(RenderError) -> Size { try layout(canvas).total }
@@ -172,8 +190,18 @@ public struct Heatmap: Figure {
             try c.text(cellLegend.label, at: Point(legendX + 22, m.y - 16), t.tick, v: .middle)
             legendX += 22 + (try c.measure(cellLegend.label, t.tick).width) + 20
         }
-        if hasMasked { try Chrome.drawMaskLegend(maskLabel, canvas: c, x: legendX, y: m.y - 24) }
+        if hasMasked {
+            try Chrome.drawMaskLegend(maskLabel, canvas: c, x: legendX, y: m.y - 24)
+            legendX += try Chrome.maskLegendWidth(maskLabel, canvas: c) + 20
+        }
         c.stroke(m, t.muted, width: 0.8)
+        if !outlined.isEmpty {
+            let w = cellSize.w, h = cellSize.h
+            for cell in outlined { Self.frame(Rect(m.x + Double(cell.col) * w, m.y + Double(cell.row) * h, w, h), on: c) }
+            c.fill(Rect(legendX, m.y - 24, 16, 16), t.maskFill)
+            Self.frame(Rect(legendX, m.y - 24, 16, 16), on: c)
+            try c.text(outlineLabel, at: Point(legendX + 22, m.y - 16), t.tick, v: .middle)
+        }
 
         if writesValues {
             let style = TextStyle(size: min(12, cell * 0.32))

@@ -77,12 +77,12 @@ public enum ReportPlan {
 enum Sections {
     /// The sections implemented so far, in catalogue order.
     static let all: [any Section] = [
-        ArchOverviewSection(), ArchVsRnnCnnSection(), ArchStrengthsLimitsSection(),
+        ArchOverviewSection(), ArchEncVsDecSection(), ArchVsRnnCnnSection(), ArchStrengthsLimitsSection(),
         InputTokenizeSection(), InputEmbeddingSection(), InputEmbedScaleSection(), InputBertEmbeddingsSection(),
         PosWhySection(), PosSinusoidalSection(), PosLearnedSection(), PosRelativeSection(),
         AttnQKVSection(), AttnSelfVsLocalSection(), AttnScaledSection(), AttnDotVsAddSection(), AttnQKDifferentSection(),
         AttnMultiheadSection(), AttnHeadRolesSection(), AttnHeadDimSection(), AttnModelViewSection(), AttnPaddingMaskSection(),
-        AttnCausalMaskSection(), AttnBertMaskSection(),
+        AttnCausalMaskSection(), AttnCrossSection(), AttnBertMaskSection(),
         BlockResidualSection(), BlockLayerNormSection(), BlockBatchNormSection(), BlockFFNSection(), BlockActivationsSection(),
         BlockGradientsSection(), TrainLrSection(), TrainDropoutSection(), TrainLabelSmoothingSection(),
         BertPretrainingSection(), BertClsPoolingSection(), BertIOSection(), BertVsElmoSection(), BertDownstreamSection(),

@@ -18,6 +18,10 @@ public struct Trace: Sendable {
     public var decoderEmbeddings: EmbeddingRecord?
     /// Next-token scores of a model with an output head. [n_decoder, vocab]
     public var logits: Tensor?
+    /// Runs of a task with a known alignment (the companion): for each decoder position i, the
+    /// source token that label i (what position i must predict) copies; nil where it copies none
+    /// (the final </s>). Empty when not known.
+    public var decoderAlignment: [Int?] = []
 
     public init(model: ModelInfo, tokens: [Token], truncatedTokens: Int, embeddings: EmbeddingRecord?,
                 layers: [LayerRecord], lastHidden: Tensor, decoderTokens: [Token] = [], decoderEmbeddings: EmbeddingRecord? = nil,

@@ -73,8 +73,10 @@ public enum Companion: Sendable {
         func tokens(_ ids: [Int]) -> [Token] {
             ids.map { Token(text: $0 < vocabulary.count ? vocabulary.tokens[$0] : "#\($0)", id: $0, range: nil, isSpecial: $0 < CharVocabulary.specials.count) }
         }
-        return .trace(try Tracer.trace(model: s.model, tokens: tokens(vocabulary.encode(source)), dropped: dropped,
-                                       decoderTokens: tokens(decoder), sha256: s.sha256))
+        var trace = try Tracer.trace(model: s.model, tokens: tokens(vocabulary.encode(source)), dropped: dropped,
+                                     decoderTokens: tokens(decoder), sha256: s.sha256)
+        trace.decoderAlignment = Self.decoderAlignment(task: task, source: source, sourceIDs: vocabulary.encode(source), labels: labels)
+        return .trace(trace)
     }
 
     /// The training log's step, learning rate and loss (Experiment.companionTrainingLog).
