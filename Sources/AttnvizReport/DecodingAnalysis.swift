@@ -26,7 +26,7 @@ enum DecodingAnalysis {
     /// The run read from the outcome, or why it is missing.
     static func read(_ outcome: ExperimentOutcome) -> (run: Run?, reason: String) {
         guard case let .measured(m, tensors) = outcome else { return (nil, outcome.reason ?? "the decoding run is missing") }
-        func ints(_ k: String) -> [Int]? { tensors[k].map { $0.data.map { $0.isFinite ? Int($0) : -1 } } }
+        func ints(_ k: String) -> [Int]? { tensors[k].map { $0.data.map { $0.isFinite && abs($0) < 1e9 ? Int($0) : -1 } } }
         guard let dec = ints("decoder_ids"), let lab = ints("label_ids"), let greedy = ints("greedy_ids"), let calls = ints("calls"), calls.count == 5,
               let ph = tensors["parallel_hidden"], let pl = tensors["parallel_logits"], let sh = tensors["stepwise_hidden"], let sl = tensors["stepwise_logits"],
               let gl = tensors["greedy_logits"], let gf = tensors["greedy_forced_logits"],
@@ -72,7 +72,7 @@ enum DecodingAnalysis {
         let scalars = run?.scalars ?? []
         return { id in
             if let k = known[id] { return k }
-            if id >= 0, id < scalars.count, scalars[id] >= 0, let u = UnicodeScalar(UInt32(scalars[id])) { return u == " " ? "␣" : String(Character(u)) }
+            if id >= 0, id < scalars.count, scalars[id] >= 0, scalars[id] <= 0x10FFFF, let u = UnicodeScalar(UInt32(scalars[id])) { return u == " " ? "␣" : String(Character(u)) }
             return "#\(id)"
         }
     }

@@ -157,7 +157,9 @@ import Testing
             if Self.argmax(Self.row(logits, i)) == s.labels[i] { correct += 1 }
         }
         let greedy = try s.model.greedy(source: s.source, maxLength: s.model.config.maxPositionEmbeddings, eos: s.eos)
-        let io = try TrainDecoderIOSection().build(st)
+        let clock = ContinuousClock()
+        var io = SectionContent(answer: [])
+        let ioTime = try clock.measure { io = try TrainDecoderIOSection().build(st) }
         #expect(io.unavailable == nil, "\(io.unavailable ?? "")")
         print("  “\(text)”: teacher-forced \(correct)/\(n), mean p(gold) \(sumP / Double(n)); greedy \(greedy.ids.count) tokens, exact \(greedy.ids == s.labels)")
         #expect(Self.number(io, "teacher_forced_correct") == Double(correct))
@@ -168,7 +170,9 @@ import Testing
         let first = (0..<max(n, greedy.ids.count)).first { $0 >= n || $0 >= greedy.ids.count || greedy.ids[$0] != s.labels[$0] }
         #expect(Self.number(io, "first_difference") == first.map(Double.init))
 
-        let par = try TrainParallelSection().build(st)
+        var par = SectionContent(answer: [])
+        let parTime = try clock.measure { par = try TrainParallelSection().build(st) }
+        print("  build times (this build): train-decoder-io \(ioTime), train-parallel \(parTime)")
         #expect(par.unavailable == nil, "\(par.unavailable ?? "")")
         #expect(Self.number(par, "parallel_decoder_calls") == 1 && Self.number(par, "parallel_encoder_calls") == 1)
         #expect(Self.number(par, "stepwise_decoder_calls") == Double(n) && Self.number(par, "stepwise_encoder_calls") == 1)
