@@ -84,7 +84,7 @@ enum Sections {
         AttnMultiheadSection(), AttnHeadRolesSection(), AttnHeadDimSection(), AttnModelViewSection(), AttnPaddingMaskSection(),
         AttnCausalMaskSection(), AttnCrossSection(), AttnBertMaskSection(),
         BlockResidualSection(), BlockLayerNormSection(), BlockBatchNormSection(), BlockFFNSection(), BlockActivationsSection(),
-        BlockGradientsSection(), TrainLrSection(), TrainDropoutSection(), TrainLabelSmoothingSection(),
+        BlockGradientsSection(), TrainDecoderIOSection(), TrainParallelSection(), TrainLrSection(), TrainDropoutSection(), TrainLabelSmoothingSection(),
         BertPretrainingSection(), BertClsPoolingSection(), BertIOSection(), BertVsElmoSection(), BertDownstreamSection(),
     ]
 }

@@ -51,12 +51,18 @@ public enum Experiment: Hashable, Sendable {
     case companion(text: String, changeLast: Bool)
     /// The companion's training log (training_log.jsonl) as `.measured` tensors "step", "lr", "loss".
     case companionTrainingLog
+    /// The companion on the same cut text as `.companion`, decoded two ways: one teacher-forced
+    /// decoder pass over all n decoder inputs vs n cached one-token steps fed the same gold inputs,
+    /// plus greedy decoding with the cache. `.measured` with the outputs and call counts as tensors;
+    /// `repeats` > 0 also times both paths (median of `repeats`), 0 runs untimed.
+    case companionDecoding(text: String, repeats: Int)
 
     /// Experiments that measure time: they run one at a time, after the others, so that nothing
     /// else competes for the cores while they are timed.
     public var isTiming: Bool {
         switch self {
         case .forwardTimes, .stepwise, .scoring: return true
+        case let .companionDecoding(_, repeats): return repeats > 0
         default: return false
         }
     }

@@ -44,6 +44,7 @@ extension Session {
             case let .substituted(position, id): return try substituted(position: position, id: id, base: base)
             case let .companion(text, changeLast): return try companion.run(text: text, changeLast: changeLast)
             case .companionTrainingLog: return try companion.trainingLog()
+            case let .companionDecoding(text, repeats): return try companion.decoding(text: text, repeats: repeats)
             }
         } catch {
             return .unavailable("the run failed: \(error.description)")
