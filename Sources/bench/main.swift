@@ -85,22 +85,6 @@ func benchHeatmaps() throws {
     }
 }
 
-func benchPNGOptions() throws {
-    print("\n## PNG encoding options on the 128 × 128 labelled heatmap, median of 21 runs")
-    let raster = try FigureRenderer.rasterize(heatmap(128, labels: true))
-    let w = [6, 7, 10, 9]
-    print(row(["level", "filter", "encode ms", "KiB"], w))
-    for level: Int32 in [1, 3, 6, 9] {
-        for (name, filter) in [("SUB", Int32(CPNG_FILTER_SUB)), ("ALL", Int32(CPNG_FILTER_ALL))] {
-            let options = PNGOptions(zlibLevel: level, filters: filter, metadata: [])
-            var bytes = Data()
-            let t = try time(21) { bytes = try raster.encodePNG(options) }
-            let mark = (level == PNGOptions.standard.zlibLevel && filter == PNGOptions.standard.filters) ? " (default)" : ""
-            print(row(["\(level)", name, f(t * 1000, 2), f(Double(bytes.count) / 1024)], w) + mark)
-        }
-    }
-}
-
 /// Writes the whole report of `text` into `out` and returns its PNG figures' paths.
 func reportFigureFiles(text: String, label: String, out: String) throws -> [String] {
     let session = try Session.open(directory: ModelRegistry.defaultDirectory, note: nil)
@@ -475,23 +459,31 @@ func benchPythonPath(sizes: [Int] = [64, 256], pairs: Int = 3) throws {
     let dir = NSTemporaryDirectory() + "attnviz-bench-python-path-\(getpid())"
     try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
     defer { try? FileManager.default.removeItem(atPath: dir) }
-    let w = [7, 5, 11, 11, 8]
+    let w = [7, 5, 11, 13, 11, 8, 13]
     for n in sizes {
         let file = "\(dir)/bench-\(n).txt"
         try textOf(exactly: n, from: example).write(toFile: file, atomically: true, encoding: .utf8)
         print("\n\(n) tokens (load \((try? String(contentsOfFile: "/proc/loadavg", encoding: .utf8))?.split(separator: " ").prefix(3).joined(separator: " ") ?? "?"))")
-        print(row(["tokens", "pair", "attnviz s", "Python s", "ratio"], w))
-        var ours: [Double] = [], theirs: [Double] = [], ratios: [Double] = []
+        print(row(["tokens", "pair", "attnviz s", "--no-timings s", "Python s", "ratio", "no-timings"], w))
+        var ours: [Double] = [], quick: [Double] = [], theirs: [Double] = [], ratios: [Double] = [], quickRatios: [Double] = []
         for pair in 1...pairs {
+            // The whole report as `attnviz render` writes it (its timed experiments included),
+            // then without them (--no-timings), then the Python path.
             let a = try wallTime(binary, ["render", file, "--output", "\(dir)/report", "--quiet"])
+            let c = try wallTime(binary, ["render", file, "--output", "\(dir)/report", "--quiet", "--no-timings"])
             let b = try wallTime(python, [script, ModelRegistry.defaultDirectory, file, "\(dir)/python"])
-            guard a.status == 0, b.status == 0 else { print("  pair \(pair): attnviz exit \(a.status), Python exit \(b.status)"); continue }
-            ours.append(a.seconds); theirs.append(b.seconds); ratios.append(b.seconds / a.seconds)
-            print(row(["\(n)", "\(pair)", f(a.seconds, 2), f(b.seconds, 1), f(b.seconds / a.seconds, 1) + "×"], w))
+            guard a.status == 0, b.status == 0, c.status == 0 else {
+                print("  pair \(pair): attnviz exit \(a.status) / \(c.status), Python exit \(b.status)"); continue
+            }
+            ours.append(a.seconds); quick.append(c.seconds); theirs.append(b.seconds)
+            ratios.append(b.seconds / a.seconds); quickRatios.append(b.seconds / c.seconds)
+            print(row(["\(n)", "\(pair)", f(a.seconds, 2), f(c.seconds, 2), f(b.seconds, 1), f(b.seconds / a.seconds, 1) + "×",
+                       f(b.seconds / c.seconds, 1) + "×"], w))
         }
         guard !ours.isEmpty else { continue }
-        print(row(["\(n)", "median", f(median(ours), 2), f(median(theirs), 1), f(median(ratios), 1) + "×"], w)
-              + "   (ratio: median of Python / attnviz over adjacent pairs; goal ≥ 50×)")
+        print(row(["\(n)", "median", f(median(ours), 2), f(median(quick), 2), f(median(theirs), 1), f(median(ratios), 1) + "×",
+                   f(median(quickRatios), 1) + "×"], w))
+        print("ratio: median over pairs of Python s / attnviz s measured just before it (goal ≥ 50×); no-timings: the same against --no-timings")
     }
 }
 
@@ -518,9 +510,17 @@ print("# attnviz benchmarks")
 print("load average: \(load); cores: \(ProcessInfo.processInfo.activeProcessorCount); OpenBLAS kernels: \(BLAS.coreName), threads: \(BLAS.threadCount); OPENBLAS_CORETYPE=\(ProcessInfo.processInfo.environment["OPENBLAS_CORETYPE"] ?? "(unset)"); freed memory kept: \(allocatorTuned)")
 sgemmPeak()
 let only = args.count >= 2 ? args[1] : "all"
-if only == "all" || only == "render" { try benchHeatmaps(); try benchPNGOptions() }
+if only == "all" || only == "render" {
+    try benchHeatmaps()
+    // The PNG options that decided the default (all of them: `attnviz-bench png`).
+    try benchPNGStudy(tokens: [64], rounds: 3, only: ["zlib 3 SUB RGB (before)", "zlib 3 UP RGB", "libdeflate 3 UP RGB", "libdeflate 6 UP RGB"])
+}
 if only == "all" || only == "forward" { try benchForward() }
 if only == "all" || only == "report" { try benchRenders() }
+if only == "sections" {
+    let text = (try? String(contentsOf: URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../examples/sentence.txt"), encoding: .utf8)) ?? "The cat sat on the mat."
+    for n in [64, 256] { try benchRender(text: try textOf(exactly: n, from: text), label: "\(n) tokens", reps: 3, sections: true) }
+}
 if only == "all" || only == "python-path" { try benchPythonPath() }
 if only == "png" || only == "png64" { try benchPNGStudy(tokens: [64], rounds: 3) }
 if only == "png" || only == "png512" {
