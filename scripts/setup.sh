@@ -4,10 +4,10 @@
 # Idempotent: every step checks first and skips what is already present.
 set -euo pipefail
 
-# Debian packages: C libraries (Cairo + Pango, libpng, OpenBLAS), pkg-config, and fonts for
+# Debian packages: C libraries (Cairo + Pango, libpng, libdeflate, OpenBLAS), pkg-config, and fonts for
 # Chinese (WenQuanYi Micro Hei) and colour emoji (Noto Color Emoji).
 # Chromium is for the report check (headless screenshots, broken-image test).
-PACKAGES=(pkg-config libcairo2-dev libpango1.0-dev libpng-dev zlib1g-dev libopenblas-dev
+PACKAGES=(pkg-config libcairo2-dev libpango1.0-dev libpng-dev zlib1g-dev libdeflate-dev libopenblas-dev
           fonts-dejavu-core fonts-wqy-microhei fonts-noto-color-emoji chromium)
 
 missing=()

@@ -50,8 +50,20 @@ static void cpng_flush(png_structp png) { (void)png; }
 int cpng_encode(const unsigned char *pixels, int width, int height, size_t stride, int channels,
                 int zlib_level, int filters, const cpng_text *texts, int ntexts,
                 cpng_buffer *out, char *err, size_t errlen) {
-    if (channels != 3 && channels != 4) {
-        snprintf(err, errlen, "channels must be 3 or 4, got %d", channels);
+    return cpng_encode_palette(pixels, width, height, stride, channels, NULL, 0, zlib_level, filters,
+                               texts, ntexts, out, err, errlen);
+}
+
+int cpng_encode_palette(const unsigned char *pixels, int width, int height, size_t stride, int channels,
+                        const unsigned char *palette, int ncolours,
+                        int zlib_level, int filters, const cpng_text *texts, int ntexts,
+                        cpng_buffer *out, char *err, size_t errlen) {
+    if (channels == 1 && (palette == NULL || ncolours < 1 || ncolours > 256)) {
+        snprintf(err, errlen, "indexed rows need a palette of 1...256 colours, got %d", ncolours);
+        return -1;
+    }
+    if (channels != 1 && channels != 3 && channels != 4) {
+        snprintf(err, errlen, "channels must be 1, 3 or 4, got %d", channels);
         return -1;
     }
     if (width <= 0 || height <= 0) {
@@ -79,8 +91,15 @@ int cpng_encode(const unsigned char *pixels, int width, int height, size_t strid
     png_set_compression_level(png, zlib_level);
     png_set_filter(png, PNG_FILTER_TYPE_BASE, filters);
     png_set_IHDR(png, info, (png_uint_32)width, (png_uint_32)height, 8,
-                 channels == 4 ? PNG_COLOR_TYPE_RGBA : PNG_COLOR_TYPE_RGB,
+                 channels == 4 ? PNG_COLOR_TYPE_RGBA : channels == 3 ? PNG_COLOR_TYPE_RGB : PNG_COLOR_TYPE_PALETTE,
                  PNG_INTERLACE_NONE, PNG_COMPRESSION_TYPE_BASE, PNG_FILTER_TYPE_BASE);
+    if (channels == 1) {
+        png_color colours[256];
+        for (int i = 0; i < ncolours; i++) {
+            colours[i].red = palette[3 * i]; colours[i].green = palette[3 * i + 1]; colours[i].blue = palette[3 * i + 2];
+        }
+        png_set_PLTE(png, info, colours, ncolours);
+    }
     if (ntexts > 0) {
         chunk = (png_textp)calloc((size_t)ntexts, sizeof(png_text));
         if (!chunk) png_error(png, "out of memory");

@@ -8,6 +8,12 @@ import Foundation
 
 // `make bench`: medians on this machine, printed as tables. Nothing here is a test.
 
+/// Each line is flushed at once, so tables appear as they are measured, also in a pipe or file.
+func print(_ line: String = "") {
+    Swift.print(line)
+    fflush(nil)
+}
+
 func now() -> Double { Double(DispatchTime.now().uptimeNanoseconds) / 1e9 }
 
 func median(_ xs: [Double]) -> Double {
@@ -79,18 +85,118 @@ func benchHeatmaps() throws {
     }
 }
 
-func benchPNGOptions() throws {
-    print("\n## PNG encoding options on the 128 × 128 labelled heatmap, median of 21 runs")
-    let raster = try FigureRenderer.rasterize(heatmap(128, labels: true))
-    let w = [6, 7, 10, 9]
-    print(row(["level", "filter", "encode ms", "KiB"], w))
-    for level: Int32 in [1, 3, 6, 9] {
-        for (name, filter) in [("SUB", Int32(CPNG_FILTER_SUB)), ("ALL", Int32(CPNG_FILTER_ALL))] {
-            let options = PNGOptions(zlibLevel: level, filters: filter, metadata: [])
-            var bytes = Data()
-            let t = try time(21) { bytes = try raster.encodePNG(options) }
-            let mark = (level == PNGOptions.standard.zlibLevel && filter == PNGOptions.standard.filters) ? " (default)" : ""
-            print(row(["\(level)", name, f(t * 1000, 2), f(Double(bytes.count) / 1024)], w) + mark)
+/// Writes the whole report of `text` into `out` and returns its PNG figures' paths.
+func reportFigureFiles(text: String, label: String, out: String) throws -> [String] {
+    let session = try Session.open(directory: ModelRegistry.defaultDirectory, note: nil)
+    let trace = try session.trace(text: text)
+    var study = Study(inputName: label, text: text, pair: nil, trace: trace, layers: nil, heads: nil, format: .png)
+    study.runs = session.run(ReportPlan.experiments(for: study), base: trace)
+    try ReportBuilder(templates: try TemplateLocator.find(override: nil)).write(study, to: out)
+    return try FileManager.default.contentsOfDirectory(atPath: out + "/figures").filter { $0.hasSuffix(".png") }.sorted()
+        .map { out + "/figures/" + $0 }
+}
+
+/// A PNG file decoded back to cairo's ARGB32 rows (the pixels the encoder saw).
+func argbPixels(_ path: String) throws -> (argb: [UInt32], width: Int, height: Int) {
+    let image = try PNGCodec.decode(try Data(contentsOf: URL(fileURLWithPath: path)))
+    var argb = [UInt32](repeating: 0, count: image.width * image.height)
+    image.rgba.withUnsafeBufferPointer { s in
+        argb.withUnsafeMutableBufferPointer { d in
+            for i in 0..<d.count { d[i] = 0xff00_0000 | UInt32(s[4 * i]) << 16 | UInt32(s[4 * i + 1]) << 8 | UInt32(s[4 * i + 2]) }
+        }
+    }
+    return (argb, image.width, image.height)
+}
+
+/// Whether a PNG decodes to exactly these opaque pixels.
+func samePixels(_ png: Data, _ argb: [UInt32], width: Int, height: Int) throws -> Bool {
+    let back = try PNGCodec.decode(png)
+    guard back.width == width, back.height == height else { return false }
+    return back.rgba.withUnsafeBufferPointer { s in
+        argb.withUnsafeBufferPointer { a in
+            for i in 0..<a.count where a[i] != (UInt32(s[4 * i + 3]) << 24 | UInt32(s[4 * i]) << 16 | UInt32(s[4 * i + 1]) << 8 | UInt32(s[4 * i + 2])) {
+                return false
+            }
+            return true
+        }
+    }
+}
+
+/// PNG encoding study (issue 14) over the actual figures of a report, one core. Figure by figure,
+/// every option encodes it in turn (A B C … A B C …, `rounds` times), so all options see the same
+/// machine; per option the total over the figures of each round, their median, and the median
+/// over rounds of (option's total / current default's total in the same round). Every option's
+/// file is decoded once and compared with the pixels.
+func benchPNGStudy(tokens sizes: [Int], rounds: Int, only chosen: [String]? = nil) throws {
+    let example = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../examples/sentence.txt")
+    let text = (try? String(contentsOf: example, encoding: .utf8)) ?? "The cat sat on the mat."
+    let sub = Int32(CPNG_FILTER_SUB), none = Int32(CPNG_FILTER_NONE), up = Int32(CPNG_FILTER_UP)
+    let paeth = Int32(CPNG_FILTER_PAETH), all = Int32(CPNG_FILTER_ALL)
+    let options: [(String, PNGOptions)] = [
+        ("zlib 3 SUB RGB (before)", PNGOptions(zlibLevel: 3, filters: sub, metadata: [])),
+        ("zlib 1 SUB RGB", PNGOptions(zlibLevel: 1, filters: sub, metadata: [])),
+        ("zlib 6 SUB RGB", PNGOptions(zlibLevel: 6, filters: sub, metadata: [])),
+        ("zlib 3 UP RGB", PNGOptions(zlibLevel: 3, filters: up, metadata: [])),
+        ("zlib 3 PAETH RGB", PNGOptions(zlibLevel: 3, filters: paeth, metadata: [])),
+        ("zlib 3 ALL RGB", PNGOptions(zlibLevel: 3, filters: all, metadata: [])),
+        ("zlib 3 SUB palette", PNGOptions(zlibLevel: 3, filters: sub, metadata: [], palette: true)),
+        ("zlib 3 NONE palette", PNGOptions(zlibLevel: 3, filters: none, metadata: [], palette: true)),
+        ("libdeflate 1 SUB RGB", PNGOptions(zlibLevel: 1, filters: sub, metadata: [], deflate: .libdeflate)),
+        ("libdeflate 3 SUB RGB", PNGOptions(zlibLevel: 3, filters: sub, metadata: [], deflate: .libdeflate)),
+        ("libdeflate 1 UP RGB", PNGOptions(zlibLevel: 1, filters: up, metadata: [], deflate: .libdeflate)),
+        ("libdeflate 2 UP RGB", PNGOptions(zlibLevel: 2, filters: up, metadata: [], deflate: .libdeflate)),
+        ("libdeflate 3 UP RGB", PNGOptions(zlibLevel: 3, filters: up, metadata: [], deflate: .libdeflate)),
+        ("libdeflate 4 UP RGB", PNGOptions(zlibLevel: 4, filters: up, metadata: [], deflate: .libdeflate)),
+        ("libdeflate 6 UP RGB", PNGOptions(zlibLevel: 6, filters: up, metadata: [], deflate: .libdeflate)),
+        ("libdeflate 3 UP palette", PNGOptions(zlibLevel: 3, filters: up, metadata: [], palette: true, deflate: .libdeflate)),
+        ("libdeflate 3 NONE palette", PNGOptions(zlibLevel: 3, filters: none, metadata: [], palette: true, deflate: .libdeflate)),
+        ("libdeflate 6 NONE palette", PNGOptions(zlibLevel: 6, filters: none, metadata: [], palette: true, deflate: .libdeflate)),
+    ].filter { o in chosen.map { $0.contains(o.0) } ?? true }
+    for n in sizes {
+        let out = NSTemporaryDirectory() + "attnviz-bench-png-\(getpid())"
+        defer { try? FileManager.default.removeItem(atPath: out) }
+        let files = try reportFigureFiles(text: try textOf(exactly: n, from: text), label: "\(n) tokens", out: out)
+        var times = [[Double]](repeating: [Double](repeating: 0, count: rounds), count: options.count)
+        var bytes = [Int](repeating: 0, count: options.count)
+        var pixels = 0, fewColours = 0, mismatches: [String] = []
+        var perFigure: [(name: String, size: String, palette: Bool, seconds: [Double])] = []
+        for file in files {
+            let (argb, width, height) = try argbPixels(file)
+            pixels += width * height
+            if argb.withUnsafeBytes({ PNGCodec.indexedForBench(argb: $0, width: width, height: height) }) { fewColours += 1 }
+            func encode(_ o: PNGOptions) throws -> Data {
+                try argb.withUnsafeBytes { try PNGCodec.encode(argb: $0, width: width, height: height, stride: width * 4, options: o) }
+            }
+            for (k, (name, option)) in options.enumerated() {
+                let png = try encode(option)
+                bytes[k] += png.count
+                if try !samePixels(png, argb, width: width, height: height) { mismatches.append("\(name): \((file as NSString).lastPathComponent)") }
+            }
+            var mine = [Double](repeating: .infinity, count: options.count)
+            for r in 0..<rounds {
+                for (k, (_, option)) in options.enumerated() {
+                    let t = now()
+                    _ = try encode(option)
+                    let dt = now() - t
+                    times[k][r] += dt
+                    mine[k] = min(mine[k], dt)
+                }
+            }
+            perFigure.append(((file as NSString).lastPathComponent, "\(width)x\(height)",
+                              argb.withUnsafeBytes { PNGCodec.indexedForBench(argb: $0, width: width, height: height) }, mine))
+        }
+        print("\n## PNG encoding of the \(files.count) figures of the \(n)-token report (\(f(Double(pixels) / 1e6)) Mpixel, \(fewColours) of them ≤ 256 colours), one core, \(rounds) rounds alternating figure by figure, load \((try? String(contentsOfFile: "/proc/loadavg", encoding: .utf8))?.split(separator: " ").prefix(3).joined(separator: " ") ?? "?")")
+        for m in mismatches { print("  DIFFERENT PIXELS: \(m)") }
+        let w = [26, 10, 10, 10, 10]
+        print(row(["option", "encode ms", "× before", "MiB", "× before"], w))
+        for (k, (name, _)) in options.enumerated() {
+            let ratio = median((0..<rounds).map { times[k][$0] / times[0][$0] })
+            print(row([name, f(median(times[k]) * 1000, 0), f(ratio, 2), f(Double(bytes[k]) / 1048576, 2),
+                       f(Double(bytes[k]) / Double(bytes[0]), 2)], w))
+        }
+        print("slowest figures (before), ms, fastest of the rounds: " + options.indices.map { "\($0)" }.joined(separator: " / ") + " = the options above in order")
+        for fig in perFigure.sorted(by: { $0.seconds[0] > $1.seconds[0] }).prefix(8) {
+            print("  \(fig.name) \(fig.size)\(fig.palette ? " ≤256 colours" : ""): " + fig.seconds.map { f($0 * 1000, 1) }.joined(separator: " / "))
         }
     }
 }
@@ -302,16 +408,83 @@ func benchRender(text: String, label: String, reps: Int, sections: Bool = false)
     }
 }
 
-/// Words of `text`, repeated, until the tokenizer gives at least `tokens` tokens.
-func textOf(tokens wanted: Int, from text: String) throws -> String {
+/// A text of exactly `wanted` tokens ([CLS] and [SEP] included): words of `text` in turn while
+/// they fit, then "a" (one token) until the count is exact.
+func textOf(exactly wanted: Int, from text: String) throws -> String {
     let session = try Session.open(directory: ModelRegistry.defaultDirectory, note: nil)
-    let words = text.split(separator: " ")
-    var out: [Substring] = []
-    var i = 0
-    while try session.requireTokenizer().encode(out.joined(separator: " "), pair: nil, maxLength: 100_000, source: "bench").tokens.count < wanted {
-        out.append(words[i % words.count]); i += 1
+    let tokenizer = try session.requireTokenizer()
+    func count(_ words: [Substring]) throws -> Int {
+        try tokenizer.encode(words.joined(separator: " "), pair: nil, maxLength: 100_000, source: "bench").tokens.count
     }
+    let words = text.split(whereSeparator: { $0 == " " || $0 == "\n" })
+    var out: [Substring] = []
+    var i = 0, misses = 0
+    while misses < words.count {
+        let next = out + [words[i % words.count]]
+        i += 1
+        if try count(next) <= wanted { out = next; misses = 0 } else { misses += 1 }
+        if try count(out) == wanted { return out.joined(separator: " ") }
+    }
+    while try count(out) < wanted { out.append("a") }
     return out.joined(separator: " ")
+}
+
+/// Runs a program to its end and returns its wall time (seconds) and exit status.
+func wallTime(_ executable: String, _ arguments: [String]) throws -> (seconds: Double, status: Int32) {
+    let p = Process()
+    p.executableURL = URL(fileURLWithPath: executable)
+    p.arguments = arguments
+    p.standardOutput = FileHandle.nullDevice
+    p.standardError = FileHandle.nullDevice
+    let t = now()
+    try p.run()
+    p.waitUntilExit()
+    return (now() - t, p.terminationStatus)
+}
+
+/// The whole report against the Python path (issue 14), same run, alternating A B A B: `attnviz
+/// render` of a text of exactly n tokens (release build, separate process, wall time) and
+/// scripts/bench_python_path.py (transformers forward with attentions, then matplotlib drawing
+/// the 72 head heatmaps with token labels and a colorbar, 1000 px) right after it.
+func benchPythonPath(sizes: [Int] = [64, 256], pairs: Int = 3) throws {
+    print("\n## Whole report vs the Python path (transformers + matplotlib, 72 head heatmaps), \(pairs) pairs alternating A B, wall s")
+    guard let python = ProcessInfo.processInfo.environment["ATTNVIZ_TORCH_PYTHON"], !python.isEmpty, python != "none" else {
+        print("no Python reference (ATTNVIZ_TORCH_PYTHON unset or none; scripts/torch-env.sh sets it up): skipped")
+        return
+    }
+    let here = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+    let script = here.appendingPathComponent("../../scripts/bench_python_path.py").standardized.path
+    let example = (try? String(contentsOf: here.appendingPathComponent("../../examples/sentence.txt"), encoding: .utf8)) ?? "The cat sat on the mat."
+    let binary = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("attnviz").path
+    let dir = NSTemporaryDirectory() + "attnviz-bench-python-path-\(getpid())"
+    try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+    defer { try? FileManager.default.removeItem(atPath: dir) }
+    let w = [7, 5, 11, 13, 11, 8, 13]
+    for n in sizes {
+        let file = "\(dir)/bench-\(n).txt"
+        try textOf(exactly: n, from: example).write(toFile: file, atomically: true, encoding: .utf8)
+        print("\n\(n) tokens (load \((try? String(contentsOfFile: "/proc/loadavg", encoding: .utf8))?.split(separator: " ").prefix(3).joined(separator: " ") ?? "?"))")
+        print(row(["tokens", "pair", "attnviz s", "--no-timings s", "Python s", "ratio", "no-timings"], w))
+        var ours: [Double] = [], quick: [Double] = [], theirs: [Double] = [], ratios: [Double] = [], quickRatios: [Double] = []
+        for pair in 1...pairs {
+            // The whole report as `attnviz render` writes it (its timed experiments included),
+            // then without them (--no-timings), then the Python path.
+            let a = try wallTime(binary, ["render", file, "--output", "\(dir)/report", "--quiet"])
+            let c = try wallTime(binary, ["render", file, "--output", "\(dir)/report", "--quiet", "--no-timings"])
+            let b = try wallTime(python, [script, ModelRegistry.defaultDirectory, file, "\(dir)/python"])
+            guard a.status == 0, b.status == 0, c.status == 0 else {
+                print("  pair \(pair): attnviz exit \(a.status) / \(c.status), Python exit \(b.status)"); continue
+            }
+            ours.append(a.seconds); quick.append(c.seconds); theirs.append(b.seconds)
+            ratios.append(b.seconds / a.seconds); quickRatios.append(b.seconds / c.seconds)
+            print(row(["\(n)", "\(pair)", f(a.seconds, 2), f(c.seconds, 2), f(b.seconds, 1), f(b.seconds / a.seconds, 1) + "×",
+                       f(b.seconds / c.seconds, 1) + "×"], w))
+        }
+        guard !ours.isEmpty else { continue }
+        print(row(["\(n)", "median", f(median(ours), 2), f(median(quick), 2), f(median(theirs), 1), f(median(ratios), 1) + "×",
+                   f(median(quickRatios), 1) + "×"], w))
+        print("ratio: median over pairs of Python s / attnviz s measured just before it (goal ≥ 50×); no-timings: the same against --no-timings")
+    }
 }
 
 func benchRenders() throws {
@@ -320,9 +493,9 @@ func benchRenders() throws {
     let example = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../examples/sentence.txt")
     let text = (try? String(contentsOf: example, encoding: .utf8)) ?? "The cat sat on the mat."
     try benchRender(text: text, label: "example", reps: 5)
-    try benchRender(text: try textOf(tokens: 64, from: text), label: "64 tokens", reps: 5, sections: true)
-    try benchRender(text: String(repeating: text + " ", count: 4), label: "4× example", reps: 3)
-    try benchRender(text: try textOf(tokens: 512, from: text), label: "512 tokens", reps: 1)
+    try benchRender(text: try textOf(exactly: 64, from: text), label: "64 tokens", reps: 5, sections: true)
+    try benchRender(text: try textOf(exactly: 256, from: text), label: "256 tokens", reps: 3, sections: true)
+    try benchRender(text: try textOf(exactly: 512, from: text), label: "512 tokens", reps: 1)
 }
 
 let args = CommandLine.arguments
@@ -337,6 +510,21 @@ print("# attnviz benchmarks")
 print("load average: \(load); cores: \(ProcessInfo.processInfo.activeProcessorCount); OpenBLAS kernels: \(BLAS.coreName), threads: \(BLAS.threadCount); OPENBLAS_CORETYPE=\(ProcessInfo.processInfo.environment["OPENBLAS_CORETYPE"] ?? "(unset)"); freed memory kept: \(allocatorTuned)")
 sgemmPeak()
 let only = args.count >= 2 ? args[1] : "all"
-if only == "all" || only == "render" { try benchHeatmaps(); try benchPNGOptions() }
+if only == "all" || only == "render" {
+    try benchHeatmaps()
+    // The PNG options that decided the default (all of them: `attnviz-bench png`).
+    try benchPNGStudy(tokens: [64], rounds: 3, only: ["zlib 3 SUB RGB (before)", "zlib 3 UP RGB", "libdeflate 3 UP RGB", "libdeflate 6 UP RGB"])
+}
 if only == "all" || only == "forward" { try benchForward() }
 if only == "all" || only == "report" { try benchRenders() }
+if only == "sections" {
+    let text = (try? String(contentsOf: URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../examples/sentence.txt"), encoding: .utf8)) ?? "The cat sat on the mat."
+    for n in [64, 256] { try benchRender(text: try textOf(exactly: n, from: text), label: "\(n) tokens", reps: 3, sections: true) }
+}
+if only == "all" || only == "python-path" { try benchPythonPath() }
+if only == "png" || only == "png64" { try benchPNGStudy(tokens: [64], rounds: 3) }
+if only == "png" || only == "png512" {
+    // The 512-token report's figures are ≈ 4× the pixels: the main candidates only.
+    try benchPNGStudy(tokens: [512], rounds: 1, only: ["zlib 3 SUB RGB (before)", "zlib 3 UP RGB", "libdeflate 1 UP RGB",
+                                                        "libdeflate 3 UP RGB", "libdeflate 3 UP palette", "libdeflate 6 UP RGB"])
+}

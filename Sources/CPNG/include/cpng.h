@@ -26,6 +26,12 @@ int cpng_encode(const unsigned char *pixels, int width, int height, size_t strid
                 int zlib_level, int filters, const cpng_text *texts, int ntexts,
                 cpng_buffer *out, char *err, size_t errlen);
 
+/* As cpng_encode; channels 1 are palette indices (bit depth 8) into palette, ncolours RGB triples. */
+int cpng_encode_palette(const unsigned char *pixels, int width, int height, size_t stride, int channels,
+                        const unsigned char *palette, int ncolours,
+                        int zlib_level, int filters, const cpng_text *texts, int ntexts,
+                        cpng_buffer *out, char *err, size_t errlen);
+
 /* Decodes any PNG into 8-bit RGBA (straight alpha), rows of width*4 bytes. */
 int cpng_decode_rgba(const unsigned char *png, size_t length, cpng_buffer *out,
                      int *width, int *height, char *err, size_t errlen);
