@@ -11,8 +11,12 @@ struct ArchEncVsDecSection: Section {
 
     func experiments(_ s: Study) -> [Experiment] { [CompanionAnalysis.run(s)] }
 
+    /// The mean share of later keys under uniform attention over n keys: (n − 1) / (2n).
+    static func uniformLater(_ n: Int) -> Double { n > 0 ? Double(n - 1) / Double(2 * n) : 0 }
+
     /// Sum of the weight on later keys (mean over heads and queries), over the self-attention
     /// records of one kind; nil when there is none.
+
     static func later(_ layers: [LayerRecord], kind: AttentionKind) -> (mean: Double, max: Double, layers: Int)? {
         var total = 0.0, largest = 0.0, rows = 0, count = 0
         for l in layers {
@@ -44,7 +48,7 @@ struct ArchEncVsDecSection: Section {
         guard let t = outcome.trace, !t.decoderTokens.isEmpty else {
             return SectionContent(answer: answer, unavailable: outcome.reason ?? "the companion run has no decoder side")
         }
-        answer.append(CompanionAnalysis.describe(t, s) + " Its encoder reads the text's characters; its decoder reads the start token and the reversed text shifted right, so the two maps below are over the same characters in a different order.")
+        answer.append(CompanionAnalysis.describe(t, s) + " Its encoder reads the text's characters; its decoder reads the start token and the task's gold output shifted right; for a reversal task the two maps below are over the same characters in a different order (plus </s> at the end of the source, and the start token, shown as <pad>, at the front of the decoder input: Marian models start decoding with the pad id).")
         let c = t.model, d = c.dModel
 
         // Two block diagrams from the companion's config.
@@ -124,12 +128,16 @@ struct ArchEncVsDecSection: Section {
         findings.append(params)
         let encLater = Self.later(t.layers(of: .encoder), kind: .encoderSelf), decLater = Self.later(t.layers(of: .decoder), kind: .decoderSelf)
         if let decLater, let encLater {
-            findings.append("In the companion's decoder self-attention (\(decLater.layers) layers × \(c.decoderHeads) heads) the weight on later positions averages \("decoder_later_weight_mean", decLater.mean, "%g") per query and the largest single weight on a later position is \("decoder_later_weight_max", decLater.max, "%g"); in its encoder self-attention (\(encLater.layers) layers × \(c.heads) heads) a query gives on average \(percent: "encoder_later_weight_mean", encLater.mean) of its weight to later positions.")
+            let share: Finding = "In the companion's decoder self-attention (\(decLater.layers) layers × \(c.decoderHeads) heads) the weight on later positions averages \("decoder_later_weight_mean", decLater.mean, "%g") per query and the largest single weight on a later position is \("decoder_later_weight_max", decLater.max, "%g"); in its encoder self-attention (\(encLater.layers) layers × \(c.heads) heads) a query gives on average \(percent: "encoder_later_weight_mean", encLater.mean) of its weight to later positions."
+            findings.append(share.appending(
+                decLater.max == 0 ? " The decoder's share is exactly 0: the mask removes the future, it is not learned." : "")
+                .appending(" Attention spread evenly over all \(t.tokens.count) source tokens would give later positions \(String(format: "%.1f%%", 100 * Self.uniformLater(t.tokens.count))) on average (a query at position i has n − 1 − i later keys of n)."))
         }
         let mainKind: AttentionKind = main.architecture == .decoder ? .decoderSelf : .encoderSelf
         if let m = Self.later(s.trace.layers, kind: mainKind) {
             let which = main.architecture == .decoder ? "causal" : "bidirectional"
-            findings.append("The main model \(main.name) (\(which)) gives later positions on average \(percent: "main_later_weight_mean", m.mean, digits: 2) of a query's weight over its \(m.layers) layers and \(main.heads) heads on the \(s.n) tokens of this sentence.")
+            let baseline = main.architecture == .decoder ? "" : String(format: " (evenly spread attention: %.1f%%)", 100 * Self.uniformLater(s.n))
+            findings.append("The main model \(main.name) (\(which)) gives later positions on average \(percent: "main_later_weight_mean", m.mean, digits: 2) of a query's weight over its \(m.layers) layers and \(main.heads) heads on the \(s.n) tokens of this sentence\(baseline).")
         }
         return SectionContent(answer: answer, groups: [FigureGroup(figures: figures)], tables: [table], findings: findings)
     }

@@ -21,7 +21,7 @@ struct AttnCrossSection: Section {
         }
         var answer = [
             "In an encoder–decoder, each decoder layer has a second attention sub-layer between its causal self-attention and its feed-forward block: cross-attention (encoder–decoder attention). Its queries come from the decoder: Q = H·W_Q, where H is the decoder's own stream after the self-attention sub-layer (after its LayerNorm in the post-LN original and in Marian). Its keys and values come from the encoder: K = E·W_K and V = E·W_V, where E is the encoder's final output — the same E for every decoder layer, each with its own W_K and W_V. The weights form a T × S matrix, one row per decoder position and one column per source token, and no causal mask applies to them: the whole source is known before decoding starts (only source padding is masked). This is the only path by which the decoder reads the source.",
-            "The companion was trained to reverse the order of the words of a sentence, so every output character copies one input character and the task fixes which one: the gold alignment. If cross-attention does what it is for, a decoder position should look at the source character it has to write next. The outlined cells below are that gold alignment, computed from the text by the task's rule, not from the model. \(mainSentence)",
+            "attnviz trains its companion models on copying tasks (the shipped models/reverse-words reverses the order of a sentence's words; the task of the one loaded is named below), so every output character copies one input character and the task fixes which one: the gold alignment. If cross-attention does what it is for, a decoder position should look at the source character it has to write next. The outlined cells below are that gold alignment, computed from the text by the task's rule, not from the model. \(mainSentence)",
         ]
         let outcome = s.run(CompanionAnalysis.run(s))
         guard let t = outcome.trace, !t.decoderTokens.isEmpty else {
@@ -59,14 +59,20 @@ struct AttnCrossSection: Section {
             return SectionContent(answer: answer, unavailable: "the companion's cross-attention has no heads")
         }
         let bestName = "L\(best.layer) H\(bestHead)"
+        // Heads with as many gold maxima as the best one (the weight on the gold cells broke the tie).
+        let tied = entries.filter { $0.score.hits == best.score.hits && !($0.layer == best.layer && $0.head == bestHead) }.compactMap { e in e.head.map { "L\(e.layer) H\($0)" } }
         let G = gold.count
+        // A head that picked a source column at random would hit about G/S of the gold cells.
+        let chance = Double(G) / Double(max(S, 1))
+        let atChance = Double(best.score.hits) <= 2 * chance
         guard G > 0 else {
             return SectionContent(answer: answer, unavailable: "the companion run carries no gold alignment for this text (its task has none, or no output character copies a source token)")
         }
 
         var figures: [FigureSpec] = []
         var bestMap = DecoderAnalysis.map(best.map, rows: T, cols: S, rowLabels: rowLabels, colLabels: colLabels,
-                                          title: "Cross-attention of decoder layer \(best.layer) head \(bestHead) (the head that finds the gold character most often)",
+                                          title: atChance ? "Cross-attention of decoder layer \(best.layer) head \(bestHead) (most gold maxima, but no better than chance on this input)"
+                                            : "Cross-attention of decoder layer \(best.layer) head \(bestHead) (most gold maxima: \(best.score.hits) of \(G)\(tied.isEmpty ? "" : ", tied with \(tied.count)"))",
                                           gold: gold, goldLabel: goldLabel)
         bestMap.maxLabelWidth = 60
         figures.append(FigureSpec(file: Figures.file(id, "best-head"), figure: bestMap,
@@ -95,11 +101,20 @@ struct AttnCrossSection: Section {
             xLabel: "decoder layer, head", yLabel: "positions of \(G)")
         chart.showValues = true
         figures.append(FigureSpec(file: Figures.file(id, "gold-argmax"), figure: chart,
-            caption: "Every decoder layer and head of the companion, and each layer's head-averaged map (“mean”): how many of the \(G) positions that copy a character put their maximum on the gold one. A head that picked its column at random would hit about \(String(format: "%.1f", Double(G) / Double(max(S, 1)))) by chance (one in \(S) columns)."))
+            caption: "Every decoder layer and head of the companion, and each layer's head-averaged map (“mean”): how many of the \(G) positions that copy a character put their maximum on the gold one. A head that picked its column at random would hit about \(String(format: "%.1f", chance)) by chance (one in \(S) columns)."))
 
         // Findings.
         var findings: [Finding] = []
-        findings.append("Of the \("gold_rows", G) decoder positions that copy a source character (the last position outputs </s> and copies none), \("gold_argmax_best", best.score.hits) put their largest cross-attention weight on the gold source character in the best head, decoder layer \(best.layer) head \(bestHead) (\("best_head", text: bestName)), which gives the gold character \(percent: "gold_weight_best", best.score.goldWeight) of its weight on average.")
+        let bestFinding: Finding = "Of the \("gold_rows", G) decoder positions that copy a source character (the last position outputs </s> and copies none), \("gold_argmax_best", best.score.hits) put their largest cross-attention weight on the gold source character in the best head, decoder layer \(best.layer) head \(bestHead) (\("best_head", text: bestName)), which gives the gold character \(percent: "gold_weight_best", best.score.goldWeight) of its weight on average."
+        findings.append(bestFinding.appending(
+            tied.isEmpty ? "" : " \(tied.joined(separator: ", ")) \(tied.count == 1 ? "has" : "have") as many gold maxima; the best head is the one with the most weight on the gold cells, so which of them is drawn is decided by that weight."))
+        if atChance {
+            findings.append("That is no better than chance: a head that picked one of the \(String(S)) source columns at random would hit about \("chance_hits", chance, "%.1f") of \(String(G)). On this input the companion's cross-attention does not find the characters it should copy.")
+        }
+        // A text without spaces is one word: reversing the word order leaves it as it is.
+        if CompanionAnalysis.config(t.model).task == "reverse-words", !t.tokens.contains(where: { $0.text == " " }) {
+            findings.append("The text the companion read has no space, so it is a single word and reversing the word order leaves it unchanged: the gold alignment is the diagonal (output character i copies source character i).")
+        }
         // Each layer's head average, every layer named (gold_argmax_mean_L{l}).
         var avg = Finding.StringInterpolation(literalCapacity: 80, interpolationCount: 2 * averages.count)
         avg.appendLiteral("With each layer's heads averaged before taking the maximum, the gold character gets the largest weight at ")
@@ -117,13 +132,21 @@ struct AttnCrossSection: Section {
             let base = g.row * S
             return base + S <= best.map.count && t.tokens[DecoderAnalysis.argmax(best.map[base..<(base + S)])].text == " "
         }.count
+        // Where a miss lands: on the source position right after the character the previous row copies
+        // (the head stepping on past the word it has just written) — computed, not assumed.
+        let goldByRow = Dictionary(gold.map { ($0.row, $0.source) }, uniquingKeysWith: { a, _ in a })
+        let steppedOn = misses.filter { g in
+            let base = g.row * S
+            guard let previous = goldByRow[g.row - 1], base + S <= best.map.count else { return false }
+            return DecoderAnalysis.argmax(best.map[base..<(base + S)]) == previous + 1
+        }.count
         if !spaceMisses.isEmpty {
-            findings.append("Of the best head's \("best_head_misses", misses.count) misses, \("best_head_space_misses", spaceMisses.count) are positions that output a space (\("space_misses_on_other_space", onOtherSpace) of them have their maximum on another source space). The task's rule aligns each output space with one particular source space, but every space is the same token, so the gold cell is a convention there.")
+            findings.append("Of the best head's \("best_head_misses", misses.count) misses, \("best_head_space_misses", spaceMisses.count) are positions that output a space (\("space_misses_on_other_space", onOtherSpace) of them have their maximum on another source space), and \("misses_after_previous_character", steppedOn) of all its misses have their maximum on the source position right after the character the position before copied (the space or </s> that follows the word just written). The task's rule aligns each output space with one particular source space, but every space is the same token, so the gold cell is a convention there.")
         }
         let unknownRows = gold.filter { t.tokens[$0.source].text == "<unk>" }
         if !unknownRows.isEmpty {
             let hitsUnknown = unknownRows.filter { best.score.hitRows.contains($0.row) }.count
-            findings.append("\("unknown_rows", unknownRows.count) of the \(G) positions copy a character the companion cannot read (outside its printable-ASCII vocabulary, so every one of them is the same <unk> token and only its position and context tell them apart); the best head puts its maximum on the right <unk> for \("unknown_rows_hit", hitsUnknown) of them, and the gold output at each of them is <unk> itself (shown as U+FFFD), not the character.")
+            findings.append("\("unknown_rows", unknownRows.count) of the \(G) positions copy a character the companion cannot read: it is outside its printable-ASCII vocabulary and becomes <unk>, a token that never occurs in attnviz's training sentences (they are made of ASCII words, numbers and punctuation), so the model never learned to attend to it or copy it; the best head puts its maximum on the right <unk> for \("unknown_rows_hit", hitsUnknown) of them, and the gold output at each of them is <unk> itself (shown as U+FFFD), not the character.")
         }
         let qRows = layers.allSatisfy { $0.record.q.shape.count == 3 && $0.record.q.shape[1] == T }
         let kvRows = layers.allSatisfy { $0.record.k.shape.count == 3 && $0.record.k.shape[1] == S && $0.record.v.shape == $0.record.k.shape }
