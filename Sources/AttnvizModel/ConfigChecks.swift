@@ -72,6 +72,10 @@ extension TextTokenizer {
             if let bad = t.vocab.first(where: { $0.value < 0 || $0.value >= vocabSize }) {
                 throw .tokenizer(path: t.source, problem: "'\(bad.key)' has id \(bad.value), outside vocab_size \(vocabSize) in \(config)")
             }
+        case let .task(t):
+            guard t.vocabulary.count <= vocabSize else {
+                throw .tokenizer(path: (directory as NSString).appendingPathComponent(CharVocabulary.fileName), problem: "has \(t.vocabulary.count) entries, more than vocab_size \(vocabSize) in \(config)")
+            }
         }
     }
 }

@@ -5,12 +5,16 @@ import Foundation
 public enum TextTokenizer: Sendable {
     case wordPiece(WordPieceTokenizer)
     case bpe(ByteLevelBPE)
+    /// The character vocabulary of an encoder–decoder attnviz trained (config.json's "attnviz" block).
+    case task(TaskTokenizer)
 
-    /// The tokenizer a model type uses; nil when attnviz does not read it (Marian's SentencePiece).
-    public static func load(directory: String, modelType: String) throws(ModelError) -> TextTokenizer? {
+    /// The tokenizer a model type uses; nil when attnviz does not read it (Marian's SentencePiece,
+    /// unless attnviz trained the model: then its character vocabulary).
+    public static func load(directory: String, modelType: String, maxPositions: Int = Int.max) throws(ModelError) -> TextTokenizer? {
         switch modelType {
         case "bert": return .wordPiece(try WordPieceTokenizer.load(directory: directory))
         case "gpt2": return .bpe(try ByteLevelBPE.load(directory: directory))
+        case "marian": return try TaskTokenizer.load(directory: directory, maxPositions: maxPositions).map { .task($0) }
         default: return nil
         }
     }
@@ -25,13 +29,17 @@ public enum TextTokenizer: Sendable {
             if pair != nil { throw .input(path: source, problem: "--pair needs a model with segment embeddings (BERT); GPT-2 reads one sequence") }
             let tokens = try t.tokenize(text, limit: maxLength == Int.max ? nil : maxLength + 1)
             return (Array(tokens.prefix(maxLength)), max(0, tokens.count - maxLength))
+        case let .task(t):
+            if pair != nil { throw .input(path: source, problem: "--pair needs a model with segment embeddings (BERT); this encoder–decoder reads one text") }
+            let (tokens, _, dropped) = t.encode(text)
+            return (tokens, dropped)
         }
     }
 
     public var padToken: (text: String, id: Int)? {
         switch self {
         case let .wordPiece(t): return t.vocab[t.options.pad].map { (t.options.pad, $0) }
-        case .bpe: return nil
+        case .bpe, .task: return nil
         }
     }
 }
@@ -49,7 +57,7 @@ public struct Session: Sendable {
     /// `note` receives informational messages (unused checkpoint tensors); nil keeps them quiet.
     public static func open(directory: String, note: ((String) -> Void)? = Session.stderrNote) throws(ModelError) -> Session {
         let model = try ModelRegistry.load(directory: directory)
-        let tokenizer = try TextTokenizer.load(directory: directory, modelType: model.info.modelType)
+        let tokenizer = try TextTokenizer.load(directory: directory, modelType: model.info.modelType, maxPositions: model.info.maxPositions)
         try tokenizer?.checkFits(vocabSize: model.info.vocabSize, directory: directory)
         if !model.ignoredTensors.isEmpty {
             note?("\(model.ignoredTensors.count) checkpoint tensors not used (\(BertModel.describe(model.ignoredTensors)))")
@@ -61,6 +69,7 @@ public struct Session: Sendable {
         switch tokenizer {
         case let .wordPiece(t)?: for (i, s) in t.idToToken.enumerated() { vocabulary[i] = s }
         case let .bpe(t)?: vocabulary = t.idToToken
+        case let .task(t)?: for (i, s) in t.vocabulary.tokens.enumerated() { vocabulary[i] = s }
         case nil:
             let path = (directory as NSString).appendingPathComponent("vocab.json")
             if let v = try? decodeJSON([String: Int].self, path: path) { for (s, i) in v { vocabulary[i] = s } }
@@ -80,12 +89,28 @@ public struct Session: Sendable {
 
     /// Tokenizes and runs the text, warning on stderr when it had to be truncated.
     public func trace(text: String, pair: String? = nil, source: String = "input") throws(ModelError) -> Trace {
+        if case let .task(t)? = tokenizer { return try traceTask(t, text: text, pair: pair, source: source) }
         let (tokens, dropped) = try requireTokenizer().encode(text, pair: pair, maxLength: model.info.maxPositions, source: source)
         guard !tokens.isEmpty else { throw .input(path: source, problem: "the text gives no tokens") }
         let trace = try Tracer.trace(model: model, tokens: tokens, dropped: dropped, sha256: sha256)
         if trace.truncatedTokens > 0 {
             FileHandle.standardError.write(Data(
                 "attnviz: warning: input is longer than the model's \(trace.model.maxPositions) positions: \(trace.truncatedTokens) tokens were dropped\n".utf8))
+        }
+        return trace
+    }
+
+    /// An attnviz task model on `text`: the source characters (cut at a word boundary to the model's
+    /// characters; truncatedTokens counts the characters dropped) and the teacher-forced decoder input
+    /// (start token + the task's gold output shifted right).
+    func traceTask(_ t: TaskTokenizer, text: String, pair: String?, source: String) throws(ModelError) -> Trace {
+        if pair != nil { throw .input(path: source, problem: "--pair needs a model with segment embeddings (BERT); this encoder–decoder reads one text") }
+        let (tokens, decoder, dropped) = t.encode(text)
+        guard !tokens.isEmpty else { throw .input(path: source, problem: "the text gives no characters") }
+        let trace = try Tracer.trace(model: model, tokens: tokens, dropped: dropped, decoderTokens: decoder, sha256: sha256)
+        if dropped > 0 {
+            FileHandle.standardError.write(Data(
+                "attnviz: warning: input is longer than the model's \(t.maxCharacters) characters: it was cut at a word boundary, \(dropped) characters were dropped\n".utf8))
         }
         return trace
     }

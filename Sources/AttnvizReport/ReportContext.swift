@@ -36,9 +36,10 @@ extension ReportBuilder {
         // Text the vocabulary does not cover (e.g. Chinese through an English vocabulary) becomes
         // [UNK]: said at the top, since every later section then describes unknown tokens.
         let content = study.trace.tokens.filter { !($0.isSpecial && $0.range == nil) }
-        let unknown = content.filter { $0.text == "[UNK]" }.count
+        let unkName = study.encoderDecoder == nil ? "[UNK]" : "<unk>"  // attnviz's character vocabulary
+        let unknown = content.filter { $0.text == unkName }.count
         let unkShare = Double(unknown) / Double(max(content.count, 1))
-        let unkWarning = unknown == 0 ? "" : "\(unknown) of the \(content.count) tokens from your text (\(Analysis.percent(unkShare))) are [UNK]: this model's vocabulary has no pieces for them, so it sees them all as the same unknown symbol."
+        let unkWarning = unknown == 0 ? "" : "\(unknown) of the \(content.count) tokens from your text (\(Analysis.percent(unkShare))) are \(unkName): this model's vocabulary has no pieces for them, so it sees them all as the same unknown symbol."
             + (unkShare > 0.2 ? " The figures below mostly show how the model treats unknown tokens, not your words; try a model whose vocabulary covers the script." : "")
         let computed = coverage.filter { ($0["computed"] as? Bool) == true }.count
         return [
@@ -49,6 +50,10 @@ extension ReportBuilder {
             "tokens": study.n,
             "unkWarning": unkWarning, "hasUnkWarning": !unkWarning.isEmpty,
             "truncated": study.trace.truncatedTokens, "isTruncated": study.trace.truncatedTokens > 0,
+            "truncationNote": study.encoderDecoder == nil
+                ? "the input was longer than the model's \(m.maxPositions) positions; \(study.trace.truncatedTokens) tokens were dropped"
+                : "the input was longer than the model reads; it was cut at a word boundary and \(study.trace.truncatedTokens) characters were dropped",
+            "mainNote": MainEncoderDecoder.describe(study) ?? "", "hasMainNote": study.encoderDecoder != nil,
             "maxPositions": m.maxPositions,
             "model": m.name, "modelType": m.modelType, "sha256": m.sha256 ?? "unknown",
             "layers": m.layers, "heads": m.heads, "dModel": m.dModel, "parameters": m.totalParameters,

@@ -33,7 +33,7 @@ extension ReportBuilder {
             item["figures"] = content.groups.flatMap(\.figures).map { "figures/\($0.file).\(ext)" }
             out.append(item)
         }
-        let root: [String: Any] = [
+        var root: [String: Any] = [
             "attnviz_version": version,
             "input": study.inputName,
             "text": study.text,
@@ -51,6 +51,10 @@ extension ReportBuilder {
             ] as [String: Any],
             "sections": out,
         ]
+        if let full = study.encoderDecoder {  // an encoder–decoder main model's teacher-forced decoder input
+            root["decoder_tokens"] = full.decoderTokens.map(\.text)
+            root["decoder_ids"] = full.decoderTokens.map(\.id)
+        }
         do {
             return try JSONSerialization.data(withJSONObject: root, options: [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes])
         } catch {

@@ -8,7 +8,11 @@ public struct Study: Sendable {
     public var inputName: String
     public var text: String
     public var pair: String?
+    /// The main run; for an encoder–decoder main model its encoder side (see `encoderDecoder`).
     public var trace: Trace
+    /// The main model's whole run when it is an encoder–decoder (both stacks, teacher-forced decoder
+    /// input); nil otherwise. `MainEncoderDecoder.swift`.
+    public var encoderDecoder: Trace?
     /// Outcome of every experiment the sections asked for (see `ReportPlan.experiments(for:)`).
     public var runs: [Experiment: ExperimentOutcome] = [:]
     /// false (--no-timings): sections ask for no timed experiments, so that the same input gives
@@ -23,16 +27,21 @@ public struct Study: Sendable {
         self.inputName = inputName
         self.text = text
         self.pair = pair
-        self.trace = trace
+        self.trace = trace.encoderSide
+        self.encoderDecoder = trace.model.architecture == .encoderDecoder ? trace : nil
         self.timings = timings
-        self.layers = layers ?? Array(0..<trace.layers.count)
+        self.layers = layers ?? Array(0..<self.trace.layers.count)
         self.heads = heads ?? Array(0..<trace.model.heads)
         self.format = format
     }
 
     /// The outcome of an experiment a section asked for (unavailable if it was never run).
+    /// An encoder–decoder main model's own runs come back as their encoder side, like `trace`.
     public func run(_ e: Experiment) -> ExperimentOutcome {
-        runs[e] ?? .unavailable("this run was not made")
+        let outcome = runs[e] ?? .unavailable("this run was not made")
+        if case .companion = e { return outcome }
+        if encoderDecoder != nil, let t = outcome.trace { return .trace(t.encoderSide) }
+        return outcome
     }
 
     public var n: Int { trace.tokens.count }
@@ -72,6 +81,10 @@ public struct Study: Sendable {
     /// both digits) in the input, or when the previous piece is only the word's leading space.
     public var continuesWord: [Bool] {
         let tokens = trace.tokens
+        if encoderDecoder != nil {  // attnviz's character vocabulary: a character continues the word of the one before it
+            func inWord(_ t: Token) -> Bool { t.range != nil && t.text != " " }
+            return tokens.indices.map { $0 > 0 && inWord(tokens[$0]) && inWord(tokens[$0 - 1]) }
+        }
         guard isByteLevelBPE else { return tokens.map { !$0.isSpecial && $0.text.hasPrefix("##") } }
         let a = Array(text.unicodeScalars)
         func kind(_ i: Int) -> Int {  // 1 letter, 2 digit, 0 other

@@ -68,6 +68,12 @@ public enum Experiment: Hashable, Sendable {
     }
 }
 
+extension Experiment {
+    /// Characters a decoder-only (GPT-2) companion reads: the text is cut at a word boundary to this
+    /// many (and further when its BPE tokens would exceed the model's positions).
+    public static let decoderOnlyCompanionCharacters = 48
+}
+
 /// Which keys a query may attend to, beyond the model's own mask.
 public enum KeyPattern: Hashable, Sendable {
     /// Keys within `window` positions of the query: |i − j| ≤ window.

@@ -73,8 +73,9 @@ extension Attnviz {
                 let session = try Session.open(directory: modelOptions.directory, note: note)
                 let trace = try session.trace(text: text, pair: second, source: input)
                 let info = trace.model
-                if let bad = layers?.values.first(where: { $0 >= trace.layers.count }) {
-                    throw CommandFailure(message: "--layers: layer \(bad) does not exist (the model has \(trace.layers.count): 0-\(trace.layers.count - 1))")
+                let drawn = trace.encoderSide.layers.count  // an encoder–decoder's --layers are its encoder layers
+                if let bad = layers?.values.first(where: { $0 >= drawn }) {
+                    throw CommandFailure(message: "--layers: layer \(bad) does not exist (the model has \(drawn): 0-\(drawn - 1))")
                 }
                 if let bad = heads?.values.first(where: { $0 >= info.heads }) {
                     throw CommandFailure(message: "--heads: head \(bad) does not exist (the model has \(info.heads): 0-\(info.heads - 1))")

@@ -138,9 +138,10 @@ import Testing
         }
     }
 
+    /// (A GPT-2 companion is read as a decoder-only companion: DecoderOnlyCompanionTests.)
     @Test func missingOrWrongCompanionIsUnavailableWithTheReason() throws {
-        let gpt2 = CLI.repoRoot.appendingPathComponent("Tests/AttnvizModelTests/Fixtures/tiny/gpt2").path
-        for companion in [Companion.open(directory: "/nonexistent/companion"), Companion.open(directory: gpt2)] {
+        let bert = CLI.repoRoot.appendingPathComponent("Tests/AttnvizModelTests/Fixtures/tiny/bert").path
+        for companion in [Companion.open(directory: "/nonexistent/companion"), Companion.open(directory: bert)] {
             for section in [TrainLrSection(), TrainLabelSmoothingSection(), AttnCausalMaskSection()] as [any Section] {
                 let content = try section.build(try Self.study(section, companion: companion))
                 #expect(content.unavailable != nil, "\(section.id)")

@@ -2,9 +2,10 @@ import AttnvizTensor
 import AttnvizTrace
 import Foundation
 
-/// The encoder–decoder `render` runs beside the main model for the decoder and training sections
+/// The model `render` runs beside the main model for the decoder and training sections
 /// (`--decoder-model DIR`, else $ATTNVIZ_DECODER_MODEL, else the shipped models/reverse-words of the
-/// checkout the binary was built from). A companion that cannot be opened is not an error: its
+/// checkout the binary was built from): an encoder–decoder attnviz trained, or a GPT-2 decoder
+/// (see `run`). A companion that cannot be opened is not an error: its
 /// experiments answer `.unavailable` with the reason.
 public enum Companion: Sendable {
     case session(Session)
@@ -43,47 +44,73 @@ public enum Companion: Sendable {
         return (kept, total - kept.unicodeScalars.count)
     }
 
-    func open() throws(ModelError) -> (Session, MarianModel)? {
-        guard case let .session(s) = self else { return nil }
-        guard case let .marian(m) = s.model else { return nil }
-        return (s, m)
-    }
-
     var reason: String {
         switch self {
         case let .unavailable(r): return r
-        case let .session(s): return "the companion \(s.directory) is a \(s.model.info.modelType) model; these runs need an encoder–decoder attnviz trained (attnviz train --task)"
+        case let .session(s): return "the companion \(s.directory) is a \(s.model.info.modelType) model attnviz did not train; these runs need an encoder–decoder attnviz trained (attnviz train --task) or a GPT-2 decoder"
         }
     }
 
     /// The teacher-forced pass on the cut text (Experiment.companion).
+    ///
+    /// Encoder–decoder (attnviz task model): tokens = the source characters + `</s>`, decoderTokens =
+    /// start token + gold output shifted right, layers of both stacks (decoder layers carry the causal
+    /// self-attention and the cross-attention). Decoder-only (GPT-2): the text cut at a word boundary to
+    /// `Experiment.decoderOnlyCompanionCharacters` (and further if its BPE tokens exceed the positions),
+    /// its BPE tokens are the decoder input — teacher forcing for a language model is the text itself —
+    /// so tokens and decoderTokens are the same list, embeddings and decoderEmbeddings the same record,
+    /// and every layer is a `.decoder` layer with one (causal) attention block. `changeLast` replaces the
+    /// last decoder input token by another (“x”/“y”). truncatedTokens counts characters cut off.
     func run(text: String, changeLast: Bool) throws(ModelError) -> ExperimentOutcome {
-        guard let (s, marian) = try open() else { return .unavailable(reason) }
-        let (card, task) = try TaskModelCard.load(directory: s.directory)
-        let vocabulary = try CharVocabulary.load(directory: s.directory)
-        let limit = min(card.attnviz.maxCharacters, marian.config.maxPositionEmbeddings - 1)
-        let (source, dropped) = Self.cut(text, limit: limit)
-        guard !source.isEmpty else { return .unavailable("the text has no characters for the companion to read") }
-        let labels = vocabulary.encode(task.target(source))
-        var decoder = [CharVocabulary.pad] + labels.dropLast()
-        if changeLast, let last = decoder.last {
-            let x = vocabulary.encode("x").first ?? CharVocabulary.unknown, y = vocabulary.encode("y").first ?? CharVocabulary.unknown
-            decoder[decoder.count - 1] = last == x ? y : x
+        guard case let .session(s) = self else { return .unavailable(reason) }
+        switch (s.model, s.tokenizer) {
+        case let (.marian, .task(t)?):
+            let (source, decoder, dropped) = t.encode(text, changeLast: changeLast)
+            guard !source.isEmpty else { return .unavailable("the text has no characters for the companion to read") }
+            var trace = try Tracer.trace(model: s.model, tokens: source, dropped: dropped, decoderTokens: decoder, sha256: s.sha256)
+            let kept = Self.cut(text, limit: t.maxCharacters).text
+            trace.decoderAlignment = Self.decoderAlignment(task: t.task, source: kept, sourceIDs: t.vocabulary.encode(kept),
+                                                           labels: t.vocabulary.encode(t.task.target(kept)))
+            return .trace(trace)
+        case let (.gpt2, tokenizer?):
+            return try runDecoderOnly(s, tokenizer, text: text, changeLast: changeLast)
+        default:
+            return .unavailable(reason)
         }
-        func tokens(_ ids: [Int]) -> [Token] {
-            ids.map { Token(text: $0 < vocabulary.count ? vocabulary.tokens[$0] : "#\($0)", id: $0, range: nil, isSpecial: $0 < CharVocabulary.specials.count) }
+    }
+
+    /// The GPT-2 companion's run (see `run`).
+    func runDecoderOnly(_ s: Session, _ tokenizer: TextTokenizer, text: String, changeLast: Bool) throws(ModelError) -> ExperimentOutcome {
+        var limit = Experiment.decoderOnlyCompanionCharacters
+        var kept = "", dropped = 0, tokens: [Token] = []
+        while limit > 0 {
+            (kept, dropped) = Self.cut(text, limit: limit)
+            let (t, over) = try tokenizer.encode(kept, pair: nil, maxLength: s.model.info.maxPositions, source: "companion input")
+            tokens = t
+            if over == 0 { break }
+            limit = kept.unicodeScalars.count - 1
         }
-        var trace = try Tracer.trace(model: s.model, tokens: tokens(vocabulary.encode(source)), dropped: dropped,
-                                     decoderTokens: tokens(decoder), sha256: s.sha256)
-        trace.decoderAlignment = Self.decoderAlignment(task: task, source: source, sourceIDs: vocabulary.encode(source), labels: labels)
+        guard !tokens.isEmpty else { return .unavailable("the text has no tokens for the companion to read") }
+        if changeLast, let last = tokens.last {
+            let x = (try? tokenizer.encode("x", pair: nil, maxLength: 1, source: "x").tokens.first?.id) ?? nil
+            let y = (try? tokenizer.encode("y", pair: nil, maxLength: 1, source: "y").tokens.first?.id) ?? nil
+            let id = (last.id == x ? y : x) ?? (last.id + 1) % max(s.model.info.vocabSize, 1)
+            tokens[tokens.count - 1] = Token(text: s.vocabulary[id] ?? "#\(id)", id: id, range: nil, isSpecial: false)
+        }
+        var trace = try Tracer.trace(model: s.model, tokens: tokens, dropped: dropped, sha256: s.sha256)
+        trace.decoderTokens = trace.tokens
+        trace.decoderEmbeddings = trace.embeddings
         return .trace(trace)
     }
 
     /// The training log's step, learning rate and loss (Experiment.companionTrainingLog).
     func trainingLog() throws(ModelError) -> ExperimentOutcome {
-        guard let (s, _) = try open() else { return .unavailable(reason) }
+        guard case let .session(s) = self else { return .unavailable(reason) }
         let path = (s.directory as NSString).appendingPathComponent("training_log.jsonl")
         guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
+            if case .gpt2 = s.model {
+                return .unavailable("the companion \(s.model.info.name) is a GPT-2 checkpoint: it ships no training log (training_log.jsonl), so its real learning-rate and loss curves cannot be shown; the formula above is drawn for its d_model")
+            }
             return .unavailable("the companion has no readable training log (\(path))")
         }
         var step: [Float] = [], lr: [Float] = [], loss: [Float] = []

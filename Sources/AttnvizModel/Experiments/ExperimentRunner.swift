@@ -52,7 +52,8 @@ extension Session {
     }
 
     /// One forward pass of `tokens` changed by `options`, recorded, for the single-stack models.
-    /// nil for encoder–decoder models (their experiments need a decoder input the sections do not give).
+    /// Encoder–decoder models: the encoder side alone, unchanged runs only (other texts, a substituted
+    /// token, a repeat); nil for the changed forwards.
     func traceChanged(_ tokens: [Token], options: ForwardOptions, keyMask: [Bool]? = nil, dropped: Int = 0) throws(ModelError) -> Trace? {
         var info = model.info
         info.sha256 = sha256
@@ -66,15 +67,19 @@ extension Session {
             let (hidden, logits) = try gpt.forward(ids: tokens.map(\.id), options: options, recorder: recorder)
             return Trace(model: info, tokens: tokens, truncatedTokens: dropped, embeddings: recorder.embeddings, layers: recorder.layers,
                          lastHidden: hidden, logits: logits)
-        case .marian:
-            return nil
+        case let .marian(marian):
+            // The encoder side only, and only unchanged: the options are applied in the single-stack forwards.
+            guard keyMask == nil, options.positions, options.tiedQueryKeyLayer == nil, options.pattern == nil, options.residual,
+                  options.layerNorm, options.dropout == nil else { return nil }
+            let out = try marian.encode(ids: tokens.map(\.id), recorder: recorder)
+            return Trace(model: info, tokens: tokens, truncatedTokens: dropped, embeddings: recorder.embeddings, layers: recorder.layers, lastHidden: out)
         }
     }
 
     /// traceChanged, or the standard reason it is not available.
     func changedOutcome(_ tokens: [Token], options: ForwardOptions) throws(ModelError) -> ExperimentOutcome {
         guard let t = try traceChanged(tokens, options: options) else {
-            return .unavailable("attnviz runs this experiment on single-stack models (BERT, GPT-2), not on this \(model.info.modelType) model")
+            return .unavailable("attnviz runs this changed forward pass on single-stack models (BERT, GPT-2), not on this \(model.info.modelType) encoder–decoder")
         }
         return .trace(t)
     }

@@ -69,7 +69,7 @@ struct ArchStrengthsLimitsSection: Section {
         var unavailable: String?
         let n = s.n
         let used: Finding = "This run used \("tokens", n) of the model's \("max_positions", m.maxPositions) positions"
-        findings.append(used.appending(s.trace.truncatedTokens > 0 ? "; \(s.trace.truncatedTokens) more tokens of the input were dropped." : "."))
+        findings.append(used.appending(s.trace.truncatedTokens > 0 ? "; \(s.trace.truncatedTokens) more \(s.encoderDecoder == nil ? "tokens" : "characters") of the input were dropped." : "."))
         if s.timings {
             switch s.run(.forwardTimes(lengths: Self.lengths(maxPositions: m.maxPositions), repeats: 3)) {
             case let .measured(ms, _) where !ms.isEmpty:

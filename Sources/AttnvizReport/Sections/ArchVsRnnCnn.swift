@@ -21,13 +21,15 @@ struct ArchVsRnnCnnSection: Section {
         let m = s.trace.model, n = s.n, d = m.dModel, k = Self.kernel
         let ops = Self.operations(n: n, d: d, kernel: k)
         let convPath = n > 1 ? Int(ceil(log(Double(n)) / log(Double(k)))) : 1
-        let decoder = m.architecture != .encoder
+        let decoder = m.architecture == .decoder
         var answer = [
             "A recurrent layer reads the tokens one after another: the state after token t needs the state after token t − 1, so a sentence of n tokens takes n dependent steps, and information from the first token reaches the last only after passing through all n − 1 steps in between. A convolution sees k neighbours at once; connecting tokens far apart needs a stack of layers (about log_k n with dilations, n/k without).",
             "Self-attention compares every pair of positions in one layer: the path between any two tokens is one step, and the n rows are independent matrix products, so the whole sentence is computed at once. The price is the n × n score matrix: per layer n²·d multiply–adds against n·d² for a recurrent layer, cheaper only while n is smaller than d.",
         ]
         answer.append(decoder
             ? "This loaded model is a causal decoder: in training (teacher forcing) every position is computed in one pass like an encoder, but generating text is still sequential — one new token per forward call, because each token depends on the ones chosen before it."
+            : m.architecture == .encoderDecoder
+            ? "This loaded model is an encoder–decoder: its encoder reads the whole source in one pass (the numbers below are for it), and in training its decoder is also one teacher-forced pass; only generating the output stays sequential, one decoder call per new token."
             : "This loaded model is an encoder: the whole input is one pass. Only generation (in a decoder) stays sequential.")
         let rows = [
             ["self-attention (this model), pairwise part", Analysis.grouped(ops.attention), "n²·d", "1", "1"],

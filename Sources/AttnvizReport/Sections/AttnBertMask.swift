@@ -31,8 +31,10 @@ struct AttnBertMaskSection: Section {
             "BERT's [MASK] and the attention mask are unrelated mechanisms that share a word. [MASK] is an ordinary vocabulary token: in pre-training 15% of the input positions are chosen and most of them replaced by it, and the model learns to predict the original token from that position's output. Inside attention it is a token like any other: its query attends to every token (its row is a full softmax distribution) and its key and value are seen by every other token (its column receives weight). attnviz loads no masked-language-model head, so this section shows how attention treats the token, not what the model would predict for it.",
             "The attention mask instead works on the scores: −∞ is added to the scores of [PAD] keys, so after the softmax their columns are exactly 0 and nothing flows from them. [MASK] hides a token's identity but keeps its position in the computation; the padding mask removes the position from every other token's view.",
         ]
-        if s.trace.model.architecture != .encoder {
+        if s.trace.model.architecture == .decoder {
             answer.append("This is GPT-2, a causal decoder trained to predict the next token: it has no [MASK] token (it never hides tokens in its input) and no padding token of its own; its only mask is the causal one (see the model view). Neither run below can be made for it.")
+        } else if s.trace.model.architecture == .encoderDecoder {
+            answer.append("\(s.trace.model.name) is an encoder–decoder attnviz trained on a character task: its character vocabulary has no [MASK] token (it was not trained with masked-language modelling), and attnviz pads only BERT-style encoders. Its masks are the decoder's causal mask (attn-causal-mask) and, in a batch, the padding mask over the encoder's keys. Neither run below can be made for it.")
         }
         let p = Self.position(s)
         let maskedOutcome = p.map { s.run(.masked(position: $0)) }

@@ -22,8 +22,8 @@ struct AttnCausalMaskSection: Section {
         let main = s.trace.model
         let mainSentence: String
         switch main.architecture {
-        case .encoder: mainSentence = "The main model of this report, \(main.name), is a bidirectional encoder: it has no causal mask, every token sees every other. The decoder shown here is the companion encoder–decoder's."
-        case .decoder: mainSentence = "The main model of this report, \(main.name), is itself a causal (decoder-only) model and applies this mask in every layer; the figures below use the companion encoder–decoder's decoder."
+        case .encoder: mainSentence = "The main model of this report, \(main.name), is a bidirectional encoder: it has no causal mask, every token sees every other. The decoder shown here is the companion model's."
+        case .decoder: mainSentence = "The main model of this report, \(main.name), is itself a causal (decoder-only) model and applies this mask in every layer; the figures below use the companion model's decoder."
         case .encoderDecoder: mainSentence = "The main model of this report, \(main.name), is an encoder–decoder: its decoder applies this mask, its encoder does not."
         }
         var answer = [
@@ -31,17 +31,20 @@ struct AttnCausalMaskSection: Section {
             "The mask applies only to the decoder's self-attention. The encoder is bidirectional, and the decoder's cross-attention may look at every source position. \(mainSentence)",
         ]
         let outcome = s.run(CompanionAnalysis.run(s))
-        guard let t = outcome.trace, !t.decoderTokens.isEmpty else {
+        guard let t = outcome.trace, !CompanionAnalysis.decoderSide(t).tokens.isEmpty else {
             return SectionContent(answer: answer, unavailable: outcome.reason ?? "the companion run has no decoder side")
         }
-        answer.append(CompanionAnalysis.describe(t, s) + " Its decoder input is the start token followed by the gold output shifted right by one (teacher forcing).")
-        let n = t.decoderTokens.count
-        let labels = t.decoderTokens.map(CompanionAnalysis.label)
+        let side = CompanionAnalysis.decoderSide(t)
+        answer.append(CompanionAnalysis.describe(t, s) + (CompanionAnalysis.isDecoderOnly(t)
+            ? " A decoder-only model has no encoder and no cross-attention: this causal self-attention is its only attention, and the same mask is what lets it generate."
+            : " Its decoder input is the start token followed by the gold output shifted right by one (teacher forcing)."))
+        let n = side.tokens.count
+        let labels = side.tokens.map(CompanionAnalysis.label)
         let allowed = (0..<(n * n)).map { $0 % n <= $0 / n }
         var figures = [FigureSpec(file: Figures.file(id, "mask"), figure: MaskDiagram(title: "Causal mask for the \(n) decoder inputs", allowed: allowed, rows: n, cols: n, rowLabels: labels, colLabels: labels),
                                   caption: "Row i may attend to the columns j ≤ i (allowed); the upper triangle (the future) is masked: \(n * (n - 1) / 2) of \(n * n) cells.")]
         // The recorded decoder self-attention: future weights exactly zero.
-        let decoder = t.layers.filter { $0.stack == .decoder }
+        let decoder = side.layers
         var future = 0, futureZero = 0, heads = 0
         for layer in decoder {
             guard let a = layer.attention.first(where: { $0.kind == .decoderSelf }), a.weights.shape.count == 3, a.weights.shape[1] == n, a.weights.shape[2] == n else { continue }
@@ -64,7 +67,7 @@ struct AttnCausalMaskSection: Section {
         if let changed = s.run(.companion(text: s.text, changeLast: true)).trace, let diffs = Self.rowDiffs(t.lastHidden, changed.lastHidden), diffs.count == n {
             let earlier = diffs.dropLast()
             let identical = earlier.filter { $0 == 0 }.count
-            let from = t.decoderTokens.last.map(CompanionAnalysis.label) ?? "?", to = changed.decoderTokens.last.map(CompanionAnalysis.label) ?? "?"
+            let from = side.tokens.last.map(CompanionAnalysis.label) ?? "?", to = CompanionAnalysis.decoderSide(changed).tokens.last.map(CompanionAnalysis.label) ?? "?"
             figures.append(FigureSpec(file: Figures.file(id, "proof"), figure: BarChart(title: "Decoder output change after changing the last decoder input (“\(from)” → “\(to)”)", categories: labels.enumerated().map { "\($0.offset) \($0.element)" }, series: [
                 (name: "max |Δ| over d_model", values: diffs),
             ], xLabel: "decoder position (input token)", yLabel: "max |Δ output|"),

@@ -21,7 +21,7 @@ struct AttnDotVsAddSection: Section {
             "Vaswani et al. (2017) report that the two perform similarly for small d_k, and that additive attention beats unscaled dot products for larger d_k: the dot products grow with √d_k and push the softmax into saturation. Dividing by √d_k removes that, which is why the Transformer uses scaled dot-product attention (see the attn-scaled section).",
             "The additive scorer below uses this head's real queries and keys, but its parameters W₁, W₂ and v are random (seed 7, N(0, 1/d_k)), not trained: its map only illustrates the mechanism and says nothing about which scorer gives better attention. What this section can compare honestly is cost.",
         ]
-        if s.trace.model.architecture != .encoder {
+        if s.trace.model.architecture == .decoder {
             answer.append("This is a causal decoder (GPT-2): the scoring function does not change its mask, so both maps below block every future key before the softmax, as the model does.")
         }
         guard s.trace.layers.indices.contains(layer), let a = s.trace.layers[layer].selfAttention, a.q.shape.count == 3, head < a.heads else {

@@ -10,7 +10,7 @@ struct AttnHeadRolesSection: Section {
     func build(_ s: Study) throws -> SectionContent {
         typealias Role = AttentionAnalysis.Role
         let m = s.trace.model
-        let causal = m.architecture != .encoder
+        let causal = m.architecture == .decoder
         let sink = s.sinkTokens
         let sinkSet = Set(sink.indices)
         let punctuation = s.trace.tokens.indices.map { AttentionAnalysis.isPunctuation(s.labels[$0], special: s.trace.tokens[$0].isSpecial) }

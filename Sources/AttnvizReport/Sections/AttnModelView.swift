@@ -10,7 +10,7 @@ struct AttnModelViewSection: Section {
         let layers = s.trace.layers.compactMap { $0.selfAttention?.weights }
         let heads = s.trace.model.heads, n = s.n
         // Under a causal mask the future keys are drawn as masked (grey), not as weight 0.
-        let causal = s.trace.model.architecture != .encoder
+        let causal = s.trace.model.architecture == .decoder
         let scores = s.trace.layers.compactMap { $0.selfAttention?.scores }
         let tiles = zip(layers, scores).flatMap { w, sc in
             (0..<heads).map { h -> [Float] in

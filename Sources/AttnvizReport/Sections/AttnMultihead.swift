@@ -44,7 +44,7 @@ struct AttnMultiheadSection: Section {
         let sink = s.sinkTokens
         // The entropy of attending uniformly to every key a query may see: all n tokens, or
         // under a causal mask the i + 1 tokens up to query i.
-        let causal = s.trace.model.architecture != .encoder
+        let causal = s.trace.model.architecture == .decoder
         let uniform = causal
             ? "spreading evenly over every visible token would average \(Analysis.fixed(Analysis.mean((1...max(s.n, 1)).map { log(Double($0)) }))) nats under the causal mask."
             : "uniform over \(s.n) tokens would be \(Analysis.fixed(log(Double(max(s.n, 1))))) nats."

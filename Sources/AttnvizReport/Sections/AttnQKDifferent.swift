@@ -12,7 +12,7 @@ struct AttnQKDifferentSection: Section {
 
     func build(_ s: Study) throws -> SectionContent {
         let layer = s.layers.first ?? 0, head = s.heads.first ?? 0
-        let causal = s.trace.model.architecture != .encoder
+        let causal = s.trace.model.architecture == .decoder
         var answer = [
             "Scores compare a query with a key, q_i·k_j, where q = xW_Q and k = xW_K are two different projections of the same tokens. If they were one projection (or no projection at all, x·x), then q_i·k_j = q_j·k_i: the score from token i to token j would always equal the score from j to i, so a relation such as “this verb looks for its subject” could not differ from “the subject looks for its verb”. Separate W_Q and W_K let a head learn asymmetric relations.",
             "Tying also makes each token its own best match in many rows (how many is measured below): its score with itself is ‖q_i‖²/√d_k, while by Cauchy–Schwarz q_i·q_j ≤ ‖q_i‖‖q_j‖, which beats it only when the other token's vector is longer and well aligned. So weight moves onto the diagonal, and a head spends attention on the token it already holds.",

@@ -18,7 +18,7 @@ struct AttnSelfVsLocalSection: Section {
     }
 
     func build(_ s: Study) throws -> SectionContent {
-        let n = s.n, causal = s.trace.model.architecture != .encoder
+        let n = s.n, causal = s.trace.model.architecture == .decoder
         let w = Self.window(n: n), st = Self.stride(n: n)
         let patterns: [(key: String, name: String, pattern: KeyPattern?)] = [
             ("full", causal ? "full (causal)" : "full", nil),

@@ -30,16 +30,19 @@ struct BertClsPoolingSection: Section {
     func build(_ s: Study) throws -> SectionContent {
         let m = s.trace.model
         let decoder = m.architecture == .decoder
-        let firstName = decoder ? "last token" : "[CLS]"
+        let encoderDecoder = m.architecture == .encoderDecoder
+        let firstName = decoder ? "last token" : encoderDecoder ? "first token" : "[CLS]"
         let miniLM = m.name.contains("MiniLM")
         var answer = [
-            "A sentence vector has to come from the token outputs somehow. BERT's pre-training puts the next-sentence-prediction classifier on the [CLS] output, so [CLS] is the natural choice for fine-tuned classifiers; mean pooling instead averages every token's output. Here the mean runs over all tokens under the attention mask, [CLS] and [SEP] included — what sentence-transformers' mean pooling does.",
+            "A sentence vector has to come from the token outputs somehow. BERT's pre-training puts the next-sentence-prediction classifier on the [CLS] output, so [CLS] is the natural choice for fine-tuned classifiers; mean pooling instead averages every token's output. Here the mean runs over all tokens under the attention mask\(decoder || encoderDecoder ? "" : ", [CLS] and [SEP] included") — what sentence-transformers' mean pooling does.",
             miniLM
                 ? "\(m.name == "all-MiniLM-L6-v2" ? "all-MiniLM-L6-v2" : "\(m.name) is a MiniLM; if it is a sentence-transformers model like all-MiniLM-L6-v2, it") was trained as a sentence encoder with mean pooling: its contrastive training compared mean-pooled vectors, so only those were shaped to place similar sentences close together. Its [CLS] output was never trained as a sentence vector; whatever it encodes, nothing asked it to rank sentences by meaning."
                 : "Which pooling works depends on training: a model fine-tuned with a classifier on [CLS] makes that vector meaningful; a sentence encoder trained on mean-pooled vectors (as sentence-transformers models usually are) makes the mean meaningful; neither is guaranteed for a model trained on neither.",
         ]
         if decoder {
             answer.append("\(m.name) is a causal decoder with no [CLS]: the only token that has seen the whole text is the last one, so it stands in for [CLS] here.")
+        } else if encoderDecoder {
+            answer.append("\(m.name) is an encoder–decoder with no [CLS]: its encoder output (read here, one vector per source character) is what the decoder's cross-attention reads, and nothing trained its first vector as a sentence vector. The first token's row stands in for [CLS] here, and the mean runs over every character and </s>.")
         }
         guard let own = Self.pooled(s.trace) else { return SectionContent(answer: answer, unavailable: "this run has no output vectors") }
         var runs: [(role: String, vectors: (first: [Float], mean: [Float]))] = [("your sentence", own)]
@@ -106,7 +109,7 @@ struct BertClsPoolingSection: Section {
                 FigureSpec(file: Figures.file(id, "similarity-first"), figure: firstMap,
                            caption: "Cosines between \(firstName) vectors of your sentence and the four built-in ones (same colour range as the next map)."),
                 FigureSpec(file: Figures.file(id, "similarity-mean"), figure: meanMap,
-                           caption: "The same sentences mean-pooled over all tokens under the attention mask ([CLS] and [SEP] included). Compare the anchor row: paraphrase, related, unrelated."),
+                           caption: "The same sentences mean-pooled over all tokens under the attention mask (\(encoderDecoder ? "</s> included" : decoder ? "every token" : "[CLS] and [SEP] included")). Compare the anchor row: paraphrase, related, unrelated."),
             ])],
             tables: [TableSpec(caption: "The built-in sentences (run through \(m.name) like yours).", header: ["role", "text"], rows: rows)],
             findings: findings,

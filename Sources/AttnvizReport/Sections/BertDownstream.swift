@@ -35,7 +35,7 @@ struct BertDownstreamSection: Section {
 
     func build(_ s: Study) throws -> SectionContent {
         let m = s.trace.model
-        let causal = m.architecture != .encoder
+        let causal = m.architecture == .decoder
         let answer = [
             "BERT is pre-trained once and then fine-tuned with a small head on whichever output the task needs. A sentence (or sentence-pair) classification reads the final vector of [CLS], the first token, which attends to the whole input. Tagging (named entities, parts of speech) puts a classifier on every token's final vector. Extractive question answering gives the question as segment A and the passage as segment B and learns a start and an end vector: a softmax over the token outputs of segment B gives each position's probability of starting or ending the answer span. Sentence embeddings, such as the ones MiniLM-based sentence-transformers are trained for, pool the token outputs (e.g. their mean).",
             "What BERT cannot do is write text left to right. Every layer's attention sees the whole input, so each position's output depends on the words after it: adding or changing a word changes the vectors of all the words before it, and nothing computed for a prefix can be kept. It is also trained to fill in masked words given both sides, never to predict the next word from the left alone. A causal decoder such as GPT-2 masks every later key, so its earlier outputs do not depend on later words; that is what lets it generate one token at a time and cache the past. The run below changes the last word and measures both facts.",

@@ -69,7 +69,9 @@ struct BertIOSection: Section {
         if m.architecture == .decoder {
             answer.append("\(m.name) is a causal decoder, not BERT: its output at a position depends only on the tokens to its left, so an earlier occurrence cannot see what follows it. The output still differs between contexts, as measured below.")
         } else {
-            answer.append("In BERT (an encoder) every position attends to both sides, so the two occurrences' outputs reflect the whole sentence around each.")
+            answer.append(m.architecture == .encoderDecoder
+                ? "\(m.name) is an encoder–decoder, not BERT; its encoder (measured here) is bidirectional like BERT's: every position attends to both sides, so the two occurrences' outputs reflect the whole source around each."
+                : "In BERT (an encoder) every position attends to both sides, so the two occurrences' outputs reflect the whole sentence around each.")
         }
         let a: Context, b: Context, source: String
         if let (i, j) = Self.repeated(s) {

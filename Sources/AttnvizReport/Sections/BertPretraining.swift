@@ -30,6 +30,9 @@ struct BertPretrainingSection: Section {
             "Next-sentence prediction (NSP): pairs [CLS] A [SEP] B [SEP] where B really follows A (IsNext) or is a segment from another document (NotNext), half each, classified from [CLS]. RoBERTa found NSP unhelpful; ALBERT replaced it by sentence-order prediction (SOP): both segments always come from the same text, and the negative is the same two segments swapped, so the model must learn order and coherence rather than topic.",
             "The samples below follow Google's create_pretraining_data.py: max(1, round(15% × content tokens)) positions chosen uniformly, 80/10/10 decided per chosen token (HuggingFace's data collator instead chooses each token with probability 15%). The seed is fixed, so the same text gives the same samples.",
         ]
+        if m.architecture == .encoderDecoder {
+            return SectionContent(answer: answer, unavailable: "\(m.name) is an encoder–decoder trained on a sequence-to-sequence task: its training sample is a source text and its gold output (the decoder reads the output shifted right and predicts it, teacher-forced); MLM and NSP are BERT's objectives and need a [MASK] token and segment embeddings, which this model does not have (type vocabulary \(m.typeVocabSize)).")
+        }
         guard m.architecture == .encoder, m.typeVocabSize >= 2 else {
             return SectionContent(answer: answer, unavailable: "\(m.name) is a \(m.architecture.rawValue) trained to predict the next token; MLM and NSP are BERT's objectives and need a [MASK] token and segment embeddings, which this model does not have (type vocabulary \(m.typeVocabSize)). Its own training sample is simply the text shifted by one token.")
         }

@@ -9,7 +9,7 @@ struct BertVsElmoSection: Section {
 
     func build(_ s: Study) throws -> SectionContent {
         let m = s.trace.model
-        let causal = m.architecture != .encoder
+        let causal = m.architecture == .decoder
         let answer = [
             "ELMo (Peters et al., 2018) builds contextual word vectors from two language models: a forward LSTM that reads the sentence left to right and predicts the next word, and a backward LSTM that reads right to left and predicts the previous one. At position i the forward stack has seen only the words up to i and the backward stack only the words from i on; the two halves are concatenated at the end, so the left and right context never meet inside the network. The downstream task then learns a weighted sum of ELMo's layers and uses it as features.",
             "BERT (Devlin et al., 2019) is “deeply bidirectional”: in every layer self-attention lets each position look at every other position, left and right, so both sides are combined from the first layer on. That is possible because BERT is not trained to predict the next word (which would let a position see its own answer) but to fill in masked words (MLM). It is also fine-tuned as a whole rather than used as frozen features. Both produce a different vector for a word in each context; they differ in how the context is combined.",

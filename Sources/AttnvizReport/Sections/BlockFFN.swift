@@ -16,10 +16,13 @@ struct BlockFFNSection: Section {
         let relu = m.activation == "relu"
         let curve = ActivationCurve(config: m.activation)
         let actName = curve?.label ?? m.activation
-        let ffnTotal = m.parameterCounts.filter { $0.component.hasPrefix("feed-forward") && !$0.component.contains("LayerNorm") }.reduce(0) { $0 + $1.count }
+        // An encoder–decoder's components are named per stack ("encoder feed-forward"): its encoder stack is the one shown.
+        let encoderDecoder = m.architecture == .encoderDecoder
+        let counts = m.parameterCounts.map { (component: encoderDecoder ? ($0.component.hasPrefix("encoder ") ? String($0.component.dropFirst(8)) : "other: " + $0.component) : $0.component, count: $0.count) }
+        let ffnTotal = counts.filter { $0.component.hasPrefix("feed-forward") && !$0.component.contains("LayerNorm") }.reduce(0) { $0 + $1.count }
         let total = max(m.totalParameters, 1)
-        let inLayers = m.parameterCounts.filter { c in
-            ["self-attention", "feed-forward", "attention LayerNorms", "pre-attention LayerNorms", "pre-FFN LayerNorms"].contains { c.component.hasPrefix($0) }
+        let inLayers = counts.filter { c in
+            ["self-attention", "feed-forward", "attention LayerNorms", "pre-attention LayerNorms", "pre-FFN LayerNorms", "LayerNorms"].contains { c.component.hasPrefix($0) }
         }.reduce(0) { $0 + $1.count }
         let perLayer = 2 * d * ff + ff + d
         let answer = [
@@ -80,7 +83,7 @@ struct BlockFFNSection: Section {
         let lo = inactive.indices.min { inactive[$0] < inactive[$1] } ?? 0, hi = inactive.indices.max { inactive[$0] < inactive[$1] } ?? 0
         let ratio = Double(ff) / Double(max(d, 1))
         var findings: [Finding] = [
-            "Each of the \("layers", layers.count) layers maps d_model = \("d_model", d) → d_ff = \("d_ff", ff) (\("d_ff_ratio", ratio, "%.1f")×) → \(d); one layer's FFN has \("ffn_parameters_per_layer", perLayer) parameters, and the FFNs together hold \(percent: "ffn_parameter_share", Double(ffnTotal) / Double(total)) of the model's \(total) parameters and \(percent: "ffn_share_within_layers", Double(ffnTotal) / Double(max(inLayers, 1))) of those inside the layers.",
+            "Each of the \("layers", layers.count) layers maps d_model = \("d_model", d) → d_ff = \("d_ff", ff) (\("d_ff_ratio", ratio, "%.1f")×) → \(d); one layer's FFN has \("ffn_parameters_per_layer", perLayer) parameters, and the \(encoderDecoder ? "encoder's " : "")FFNs together hold \(percent: "ffn_parameter_share", Double(ffnTotal) / Double(total)) of the model's \(total) parameters and \(percent: "ffn_share_within_layers", Double(ffnTotal) / Double(max(inLayers, 1))) of those inside the layers.",
             "Inactive (\(definition)): from \(percent: "inactive_share_min", inactive[lo]) of the unit activations in layer \(layers[lo].index) to \(percent: "inactive_share_max", inactive[hi]) in layer \(layers[hi].index); \("units_inactive_for_every_token", dead.reduce(0, +)) units (summed over layers) are inactive for every token of this sentence.",
         ]
         if !relu {

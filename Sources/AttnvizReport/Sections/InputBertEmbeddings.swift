@@ -10,7 +10,7 @@ struct InputBertEmbeddingsSection: Section {
     static func recomputedSum(_ e: EmbeddingRecord) -> [Float] {
         let type = e.tokenType.flatMap { $0.count == e.word.count ? $0.data : nil }
         return e.word.data.indices.map { k in
-            e.word.data[k] + (type?[k] ?? 0) + (k < e.position.count ? e.position.data[k] : 0)
+            e.wordScale * e.word.data[k] + (type?[k] ?? 0) + (k < e.position.count ? e.position.data[k] : 0)
         }
     }
 
@@ -100,7 +100,7 @@ struct InputBertEmbeddingsSection: Section {
                                       caption: "The one vector every segment-A token gets and the one every segment-B token gets (rows 0–\(b - 1) vs \(b)–\(n - 1)); the third row is their difference, what tells the model which sentence a token is in. Colour range ±\(Chrome.format(top))\(clippedTop ? " (98th percentile of |value|; larger values are drawn at full colour)" : ""), not the range of the maps above."))
         }
         var findings: [Finding] = [
-            "Recomputing token \(hasSegments ? "+ segment " : "")+ position from the recorded rows gives the recorded sum to within \("sum_max_abs_diff", diff, "%.1e") (float32 rounding of the additions).",
+            "Recomputing token\(e.wordScale == 1 ? "" : " × \(Analysis.fixed(Double(e.wordScale)))") \(hasSegments ? "+ segment " : "")+ position from the recorded rows gives the recorded sum to within \("sum_max_abs_diff", diff, "%.1e") (float32 rounding of the additions).",
         ]
         if let t = e.tokenType, t.shape == e.word.shape {
             // Rows of one segment are one vector; the two segments' vectors differ.

@@ -34,12 +34,17 @@ struct InputEmbedScaleSection: Section {
         let sinNorms = Analysis.rowNorms(Analysis.sinusoidal(positions: n, dims: d))
         let xs = (0..<n).map(Double.init)
         let learned = m.positions == .learned
+        // The original layout itself (Marian, attnviz's encoder–decoders): × √d_model and sinusoidal positions.
+        let original = !learned && e.wordScale != 1
+        if original {
+            answer.append("\(m.name) follows the original layout: its token rows are multiplied by \(Analysis.fixed(Double(e.wordScale))) = √\(d) and the fixed sinusoidal encoding is added (no LayerNorm after the sum). The dashed lines below are therefore exactly what it adds, not a comparison.")
+        }
         var series: [LinePlot.Series] = [
             .init(name: "token embedding ‖E[id]‖", x: xs, y: tokenNorms, markers: n <= 64),
-            .init(name: "√d_model × token embedding (√\(d) ≈ \(Analysis.fixed(root, 1)))", x: xs, y: scaledNorms, dashed: true),
+            .init(name: "√d_model × token embedding (√\(d) ≈ \(Analysis.fixed(root, 1)))\(original ? ", this model" : "")", x: xs, y: scaledNorms, dashed: true),
         ]
         if learned { series.append(.init(name: "learned position embedding (this model)", x: xs, y: posNorms, markers: n <= 64)) }
-        series.append(.init(name: "sinusoidal PE at d = \(d) (computed, not this model's)", x: xs, y: sinNorms, dashed: true))
+        series.append(.init(name: original ? "sinusoidal PE at d = \(d) (this model's)" : "sinusoidal PE at d = \(d) (computed, not this model's)", x: xs, y: sinNorms, dashed: true))
         var plot = LinePlot(title: "Norm per position: token embedding, √d_model × token embedding, positional encoding", series: series,
                             xLabel: "position in this sentence", yLabel: "L2 norm")
         plot.includeZero = true
@@ -47,7 +52,7 @@ struct InputEmbedScaleSection: Section {
 
         let meanToken = Analysis.mean(tokenNorms), meanPos = Analysis.mean(posNorms)
         var findings: [Finding] = [
-            "This sentence's token rows have mean norm \("token_norm_mean", meanToken, "%.2f") (range \("token_norm_min", tokenNorms.min() ?? 0, "%.2f")–\("token_norm_max", tokenNorms.max() ?? 0, "%.2f")); multiplied by √\(d) they would be \("scaled_token_norm_mean", meanToken * root, "%.1f") on average.",
+            "This sentence's token rows have mean norm \("token_norm_mean", meanToken, "%.2f") (range \("token_norm_min", tokenNorms.min() ?? 0, "%.2f")–\("token_norm_max", tokenNorms.max() ?? 0, "%.2f")); multiplied by √\(d) they \(original ? "are" : "would be") \("scaled_token_norm_mean", meanToken * root, "%.1f") on average.",
             "The sinusoidal encoding at d = \(d) has norm \("sinusoidal_pe_norm", sinNorms.first ?? sinNorm, "%.2f") at every position (√(\(d)/2) = \(String(format: "%.2f", sinNorm))), and a row initialised with variance 1/d_model has norm about 1: without the factor the position signal would be \("init_drowning_ratio", sinNorm, "%.1f") times larger than the token's.",
         ]
         if learned, meanPos > 0 {
@@ -63,7 +68,9 @@ struct InputEmbedScaleSection: Section {
         values.append(("sqrt_d_model", .number(root)))
         var figures = [
             FigureSpec(file: Figures.file(id, "norms"), figure: plot,
-                       caption: "Token rows (mean \(Analysis.fixed(meanToken))) and \(learned ? "learned position rows (mean \(Analysis.fixed(meanPos)))" : "positions") as \(m.name) adds them; the dashed lines are what the original layout would add: √\(d) × the token row and the sinusoidal encoding (flat at \(Analysis.fixed(sinNorm)); computed at this width, not used by this model)."),
+                       caption: original
+                           ? "Token rows as \(m.name) stores them (mean \(Analysis.fixed(meanToken))) and, dashed, what it adds: √\(d) × the token row (mean \(Analysis.fixed(meanToken * root))) and its sinusoidal encoding (flat at \(Analysis.fixed(sinNorm))). With the factor the token part is \(Analysis.fixed(meanToken * root / max(sinNorm, 1e-9))) times the position part."
+                           : "Token rows (mean \(Analysis.fixed(meanToken))) and \(learned ? "learned position rows (mean \(Analysis.fixed(meanPos)))" : "positions") as \(m.name) adds them; the dashed lines are what the original layout would add: √\(d) × the token row and the sinusoidal encoding (flat at \(Analysis.fixed(sinNorm)); computed at this width, not used by this model)."),
         ]
         if learned {
             // The model's own two parts, on their own scale.

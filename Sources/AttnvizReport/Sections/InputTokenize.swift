@@ -8,6 +8,7 @@ struct InputTokenizeSection: Section {
 
     func build(_ s: Study) throws -> SectionContent {
         let tokens = s.trace.tokens
+        let unkName = s.encoderDecoder == nil ? "[UNK]" : "<unk>"  // attnviz's character vocabulary
         let continues = s.continuesWord, labels = s.labels
         let scalarsA = Array(s.text.unicodeScalars), scalarsB = s.pair.map { Array($0.unicodeScalars) } ?? []
         func source(_ t: Token) -> String {
@@ -19,7 +20,7 @@ struct InputTokenizeSection: Section {
         func kind(_ i: Int) -> String {
             let t = tokens[i]
             if t.isSpecial && t.range == nil { return "special" }
-            if t.text == "[UNK]" { return "unknown → [UNK]" }
+            if t.text == unkName { return "unknown → \(unkName)" }
             if t.isSpecial { return "special (written in the text)" }
             return continues[i] ? "continuation" : "word start"
         }
@@ -35,19 +36,21 @@ struct InputTokenizeSection: Section {
         }
         words.removeAll { $0.0.isEmpty }  // whitespace-only pieces (a final newline) are not words
         let split = words.filter { $0.1 > 1 }
-        let unk = tokens.filter { $0.text == "[UNK]" }.count
+        let unk = tokens.filter { $0.text == unkName }.count
         let added = tokens.filter { $0.isSpecial && $0.range == nil }.count
         var findings: [Finding] = ["The text became \("tokens", tokens.count) tokens, including \("added_special_tokens", added) added special tokens."]
         let content = tokens.count - added
         if unk > 0 {
             let share = Double(unk) / Double(max(content, 1))
-            let f: Finding = "\("unk_tokens", unk) of the \(content) tokens from the text (\(percent: "unk_share", share)) became [UNK]: the vocabulary has no pieces for them, so the model sees them all as the same unknown symbol."
-            findings.append(f.appending(share > 0.2 ? " This vocabulary does not cover the input's script: most of what follows describes [UNK] tokens, not your words." : ""))
+            let f: Finding = "\("unk_tokens", unk) of the \(content) tokens from the text (\(percent: "unk_share", share)) became \(unkName): the vocabulary has no pieces for them, so the model sees them all as the same unknown symbol."
+            findings.append(f.appending(share > 0.2 ? " This vocabulary does not cover the input's script: most of what follows describes \(unkName) tokens, not your words." : ""))
         }
-        let splitWords = split.filter { $0.0 != "[UNK]" }
-        findings.append(splitWords.isEmpty ? (unk > 0 ? "No word was cut into pieces; the words the vocabulary lacks became [UNK] whole." : "Every word is a single vocabulary entry: nothing was split.")
+        let splitWords = split.filter { $0.0 != unkName }
+        findings.append(splitWords.isEmpty ? (unk > 0 ? "No word was cut into pieces; the words the vocabulary lacks became \(unkName) whole." : "Every word is a single vocabulary entry: nothing was split.")
             : Finding("\(splitWords.count) word(s) were cut into pieces: " + splitWords.prefix(6).map { "“\($0.0)” → \($0.1) pieces" }.joined(separator: ", ") + "."))
-        if s.trace.truncatedTokens > 0 {
+        if s.trace.truncatedTokens > 0, s.encoderDecoder != nil {
+            findings.append("The input was longer than the \("max_characters", CompanionAnalysis.config(s.trace.model).maxCharacters) characters the model reads (plus </s>): it was cut at a word boundary and the last \("truncated_tokens", s.trace.truncatedTokens) characters were dropped.")
+        } else if s.trace.truncatedTokens > 0 {
             findings.append("The input was longer than the model's \("max_positions", s.trace.model.maxPositions) positions: the last \("truncated_tokens", s.trace.truncatedTokens) tokens were dropped.")
         }
         var groups: [FigureGroup] = []
@@ -63,7 +66,7 @@ struct InputTokenizeSection: Section {
             answer: [
                 "A model only sees integers from a fixed vocabulary, so text is first cut into tokens. Whole-word vocabularies cannot cover every word, and characters alone make sequences long; subword schemes sit in between: frequent words stay whole and rare ones are spelled from pieces.",
                 "WordPiece (BERT) lower-cases and splits on spaces and punctuation, then cuts each word greedily into the longest pieces found in the vocabulary; a piece inside a word is marked with ##. If no split exists the whole word becomes [UNK]. BPE (GPT-2) instead starts from bytes and applies learned merges of frequent pairs in order, so it never needs an unknown token.",
-            ],
+            ] + (s.encoderDecoder == nil ? [] : ["\(s.trace.model.name), an encoder–decoder attnviz trained, uses neither: its vocabulary is one token per printable ASCII character plus </s>, <unk> and <pad>, so every character is one token (every word bar below has its letter count) and any other character (accents, Chinese, emoji) is <unk>."]),
             groups: groups,
             tables: [TableSpec(caption: "Every token of this run: its piece, vocabulary id, segment (token type), and the characters of the input it covers.",
                                header: ["#", "piece", "id", "type", "text", "characters", "kind"], rows: rows)],

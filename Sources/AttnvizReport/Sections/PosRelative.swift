@@ -10,7 +10,7 @@ struct PosRelativeSection: Section {
 
     func build(_ s: Study) throws -> SectionContent {
         let m = s.trace.model
-        let causal = m.architecture != .encoder
+        let causal = m.architecture == .decoder
         let kind = m.positions == .learned ? "learned absolute position embeddings" : "fixed sinusoidal absolute positions"
         let answer = [
             "Absolute encodings give each position its own vector, added to the token embedding once at the input. Attention then has to learn from those sums that two tokens are, say, three apart — and a table learned up to 512 positions says nothing about position 600. Relative schemes put the offset between query and key directly into the score: Shaw et al. add a learned vector per clipped offset to the keys (and values); T5 adds a learned scalar bias per offset bucket.",

@@ -14,7 +14,7 @@ struct PosWhySection: Section {
     }
 
     func build(_ s: Study) throws -> SectionContent {
-        let causal = s.trace.model.architecture != .encoder
+        let causal = s.trace.model.architecture == .decoder
         var answer = [
             "Self-attention treats its input as a set. Each output is a weighted average of value vectors; each score depends only on the query and key vectors of the two tokens involved, and the softmax sums over all keys in whatever order they come — nothing in it says where a token sits. The feed-forward layer and the LayerNorms act on each token alone. Shuffle the tokens and every score, weight and output moves with its token but keeps its value: the layer is permutation-equivariant. Without extra information, “the dog bit the man” and “the man bit the dog” would give the same bag of output vectors.",
             "Position encodings break this symmetry: a vector that depends on the position is added to (or, in other schemes, mixed into) each token's embedding, so the same word at another place enters the layers as a different vector. The run below tests this directly: the sentence is run with the position embeddings left out, then shuffled and run again; then the same shuffle is run with the positions in.",

@@ -17,6 +17,7 @@ struct TrainDropoutSection: Section {
         let json = (try? JSONSerialization.jsonObject(with: Data(m.configJSON.utf8))) as? [String: Any] ?? [:]
         func p(_ key: String) -> Double { (json[key] as? NSNumber)?.doubleValue ?? 0.1 }
         if m.modelType == "gpt2" { return (p("resid_pdrop"), p("attn_pdrop"), p("embd_pdrop"), ("resid_pdrop", "attn_pdrop", "embd_pdrop")) }
+        if m.modelType == "marian" { return (p("dropout"), p("attention_dropout"), p("dropout"), ("dropout", "attention_dropout", "dropout")) }
         return (p("hidden_dropout_prob"), p("attention_probs_dropout_prob"), p("hidden_dropout_prob"),
                 ("hidden_dropout_prob", "attention_probs_dropout_prob", "hidden_dropout_prob"))
     }
@@ -40,8 +41,8 @@ struct TrainDropoutSection: Section {
                 .init(title: "LayerNorm → FFN", detail: "dropout p = \(drop) before the add", color: ffnColor, residualAround: true),
                 .init(title: "Add", detail: "x + dropout(FFN)", color: dropColor),
             ], repeated: 1...5, repeatLabel: "× \(m.layers) layers")
-            : BlockDiagram(title: "Where dropout acts in a post-LN encoder block like BERT's (generic diagram)", boxes: [
-                .init(title: "Embeddings → LayerNorm", detail: "then dropout p = \(dropE) (\(p.keys.2))", color: .white),
+            : BlockDiagram(title: m.architecture == .encoderDecoder ? "Where dropout acts in a post-LN encoder block of the original Transformer (generic diagram)" : "Where dropout acts in a post-LN encoder block like BERT's (generic diagram)", boxes: [
+                .init(title: m.architecture == .encoderDecoder ? "Embeddings (× √d_model) + positions" : "Embeddings → LayerNorm", detail: "then dropout p = \(dropE) (\(p.keys.2))", color: .white),
                 .init(title: "Self-attention", detail: "dropout p = \(dropA) on the weights after softmax, then ·V", color: attnColor, residualAround: true, residualSkip: 2),
                 .init(title: "Output projection", detail: "dropout p = \(drop) before the add", color: attnColor),
                 .init(title: "Add & LayerNorm", detail: "LN(x + dropout(attn))", color: dropColor),

@@ -18,9 +18,10 @@ struct TrainLrSection: Section {
     func build(_ s: Study) throws -> SectionContent {
         var answer = [
             "The original Transformer is trained with Adam (β₁ 0.9, β₂ 0.98, ε 10⁻⁹) and a learning rate that is not constant: lr = factor · d_model^-0.5 · min(step^-0.5, step · warmup^-1.5). For the first `warmup` steps it rises linearly; after that it decays like 1/√step. The peak, reached at step = warmup, is factor · (d_model · warmup)^-0.5.",
-            "The warm-up protects the start of training: Adam's second-moment estimates are still poor, the weights are random, and a large step would move a post-LN network far from a region it can train in. The d_model^-0.5 factor gives wider models smaller steps. The main model of this report (\(s.trace.model.name)) ships without its training log, so this section uses the encoder–decoder attnviz trained itself, whose schedule and curves are recorded.",
+            "The warm-up protects the start of training: Adam's second-moment estimates are still poor, the weights are random, and a large step would move a post-LN network far from a region it can train in. The d_model^-0.5 factor gives wider models smaller steps.",
         ]
         let outcome = s.run(CompanionAnalysis.run(s))
+        answer[1] += " " + CompanionAnalysis.whyCompanion(s, outcome.trace, lacks: "ships without its training log")
         guard let t = outcome.trace else {
             return SectionContent(answer: answer, unavailable: outcome.reason ?? "the companion run is missing")
         }
@@ -29,14 +30,17 @@ struct TrainLrSection: Section {
         let total = Double(max(c.steps, Int(c.warmup) * 4, 100))
         let grid = (0...200).map { 1 + (total - 1) * Double($0) / 200 }
         let warmups = [c.warmup / 4, c.warmup, c.warmup * 4].map { max(1, $0.rounded()) }
-        let schedule = LinePlot(title: "Warmup schedule for d_model = \(c.dModel), factor \(Chrome.format(c.factor))", series: warmups.map { w in
-            .init(name: "warmup \(Int(w))\(w == c.warmup ? " (used)" : "")", x: grid, y: Self.curve(c, warmup: w, steps: grid), dashed: w != c.warmup)
+        let schedule = LinePlot(title: "Warmup schedule for d_model = \(c.dModel), factor \(Chrome.format(c.factor))\(c.recorded ? "" : " (formula only, not this model's training)")", series: warmups.map { w in
+            .init(name: "warmup \(Int(w))\(w == c.warmup ? (c.recorded ? " (used)" : " (paper)") : "")", x: grid, y: Self.curve(c, warmup: w, steps: grid), dashed: w != c.warmup)
         }, xLabel: "training step", yLabel: "learning rate")
         let peak = CompanionAnalysis.learningRate(step: c.warmup, dModel: c.dModel, warmup: c.warmup, factor: c.factor)
+        let used = c.recorded
+            ? "The solid curve (warmup \(Int(c.warmup))) is the one the companion was trained with"
+            : "\(t.model.name)'s config.json records no schedule (GPT-2 was not trained with this one), so the solid curve uses the paper's warmup \(Int(c.warmup)) with its d_model — an illustration of the formula, not its training"
         var figures = [FigureSpec(file: Figures.file(id, "schedule"), figure: schedule,
-                                  caption: "The formula for the companion's d_model \(c.dModel) and three warmups. The solid curve (warmup \(Int(c.warmup))) is the one the companion was trained with: it peaks at step \(Int(c.warmup)) with lr = \(String(format: "%.2e", peak)). A longer warmup gives a lower, later peak.")]
+                                  caption: "The formula for the companion's d_model \(c.dModel) and three warmups. \(used): it peaks at step \(Int(c.warmup)) with lr = \(String(format: "%.2e", peak)). A longer warmup gives a lower, later peak.")]
         var findings: [Finding] = [
-            "With d_model = \("d_model", c.dModel) and warmup = \("warmup", Int(c.warmup)) the learning rate peaks at step \(Int(c.warmup)) at \("peak_lr", peak, "%.3e").",
+            "With d_model = \("d_model", c.dModel) and warmup = \("warmup", Int(c.warmup))\(c.recorded ? "" : " (the paper's value; the companion records none)") the learning rate peaks at step \(Int(c.warmup)) at \("peak_lr", peak, "%.3e").",
         ]
         var unavailable: String?
         if case let .measured(_, tensors) = s.run(.companionTrainingLog), let step = tensors["step"], let lr = tensors["lr"], let loss = tensors["loss"],

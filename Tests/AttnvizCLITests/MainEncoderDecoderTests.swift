@@ -1,0 +1,116 @@
+import AttnvizModel
+@testable import AttnvizReport
+import AttnvizTrace
+import Foundation
+import Testing
+
+/// `render --model models/reverse-words`: an encoder–decoder attnviz trained as the MAIN model,
+/// through the real binary. Its input is checked against the definitions written out here (the
+/// character vocabulary, the word-boundary cut, the teacher-forced decoder input = start token + gold
+/// output shifted right), and every section of the catalogue is computed or says why not.
+@Suite struct MainEncoderDecoderTests {
+    static let model = CLI.repoRoot.appendingPathComponent("models/reverse-words").path
+    static let limit = 48  // models/reverse-words' attnviz.max_characters (read from config.json below)
+
+    static func render(_ text: String) throws -> (root: [String: Any], html: String) {
+        let tmp = try TempDir()
+        let input = tmp.file("input.txt")
+        try text.write(toFile: input, atomically: true, encoding: .utf8)
+        let out = tmp.file("report")
+        let r = try CLI.run(["render", input, "--model", model, "--output", out, "--quiet", "--no-timings"])
+        #expect(r.status == 0 && !r.signaled, "\(r.stderr)")
+        let root = try CompanionSectionTests.json(out + "/report.json")
+        return (root, try String(contentsOfFile: out + "/index.html", encoding: .utf8))
+    }
+
+    /// Whitespace runs → one space; then the longest run of whole words with at most `limit` scalars.
+    static func expectedSource(_ text: String, limit: Int) -> (kept: String, dropped: Int) {
+        let words = text.split(whereSeparator: { $0.isWhitespace }).map(String.init)
+        let normal = words.joined(separator: " ")
+        var kept = ""
+        for w in words {
+            let next = kept.isEmpty ? w : kept + " " + w
+            if next.unicodeScalars.count > limit { break }
+            kept = next
+        }
+        if kept.isEmpty { kept = String(String.UnicodeScalarView(normal.unicodeScalars.prefix(limit))) }
+        return (kept, normal.unicodeScalars.count - kept.unicodeScalars.count)
+    }
+
+    /// One token per scalar: printable ASCII as itself, anything else <unk>.
+    static func charTokens(_ s: String) -> [String] {
+        s.unicodeScalars.map { (0x20...0x7E).contains($0.value) ? String($0) : "<unk>" }
+    }
+
+    static let texts = [
+        ("example", (try? String(contentsOfFile: CLI.repoRoot.appendingPathComponent("examples/sentence.txt").path, encoding: .utf8)) ?? "the cat sat"),
+        ("unseen", "Seven quiet owls watched the frozen harbor while a lighthouse blinked twice."),
+        ("chinese", "今天天气很好，我们去公园散步吧。"),
+        ("short", "hi"),
+    ]
+
+    @Test(arguments: texts.indices)
+    func rendersWithTheTaskModelAsMainModel(_ k: Int) throws {
+        let (name, text) = Self.texts[k]
+        let config = try CompanionSectionTests.json(Self.model + "/config.json")
+        let limit = try #require(((config["attnviz"] as? [String: Any])?["max_characters"] as? NSNumber)?.intValue)
+        let (root, html) = try Self.render(text)
+        // The source: the cut text's characters, then </s>.
+        let (kept, dropped) = Self.expectedSource(text, limit: limit)
+        let tokens = try #require(root["tokens"] as? [String])
+        #expect(tokens == Self.charTokens(kept) + ["</s>"], "\(name)")
+        #expect(root["truncated_tokens"] as? Int == dropped, "\(name)")
+        // The teacher-forced decoder input: <pad> (start) + the gold output (words reversed) + </s>, shifted right.
+        let gold = kept.split(separator: " ").reversed().joined(separator: " ")
+        let decoder = try #require(root["decoder_tokens"] as? [String])
+        #expect(decoder == ["<pad>"] + Self.charTokens(gold), "\(name)")
+        let model = try #require(root["model"] as? [String: Any])
+        #expect(model["architecture"] as? String == "encoder-decoder" && model["norm_placement"] as? String == "post-LN" && model["positions"] as? String == "sinusoidal")
+        // Every catalogue id present; implemented ones computed or not available with a reason.
+        let catalogue = try Catalog.parse(String(contentsOfFile: CLI.repoRoot.appendingPathComponent("templates/questions.md").path, encoding: .utf8), source: "questions.md")
+        let implemented = Set(Sections.all.map(\.id))
+        let sections = try #require(root["sections"] as? [[String: Any]])
+        var counts: [String: Int] = [:]
+        for entry in catalogue.entries {
+            let section = try #require(sections.first { $0["id"] as? String == entry.id }, "\(entry.id) missing")
+            let status = section["status"] as? String ?? "?"
+            counts[status, default: 0] += 1
+            if implemented.contains(entry.id) {
+                #expect(status == "computed" || status == "not available", "\(name) \(entry.id): \(status)")
+                if status == "not available" { #expect(!((section["reason"] as? String) ?? "").isEmpty, "\(name) \(entry.id) has no reason") }
+            } else {
+                #expect(status == "not yet", "\(name) \(entry.id): \(status)")
+            }
+        }
+        print("  \(name): \(tokens.count) source tokens, \(decoder.count) decoder inputs, \(dropped) dropped; \(counts)")
+        // The architecture section draws the decoder block; the header says how the decoder was run.
+        let arch = try #require(sections.first { $0["id"] as? String == "arch-overview" })
+        #expect((arch["figures"] as? [String])?.contains { $0.contains("decoder-block") } == true)
+        #expect(html.contains("teacher-forced"))
+        // No sentence that holds only for other architectures (the page, tags stripped).
+        let page = html.replacingOccurrences(of: "<[^>]+>", with: " ", options: .regularExpression)
+        for wrong in ["is a causal decoder", "This is GPT-2", "In BERT (an encoder) every position", "tokens were dropped", "[CLS] and [SEP] included"] {
+            #expect(!page.contains(wrong), "\(name): “\(wrong)”")
+        }
+    }
+
+    /// In-process: the main trace's source tokens point back at the characters of the original text.
+    @Test func sourceRangesPointAtTheOriginalText() throws {
+        let session = try Session.open(directory: Self.model, note: nil)
+        let text = "  the\tcat \n\n sat  "
+        let t = try session.trace(text: text)
+        let scalars = Array(text.unicodeScalars)
+        #expect(t.tokens.map(\.text) == Self.charTokens("the cat sat") + ["</s>"])
+        for token in t.tokens where token.text != "</s>" {
+            let r = try #require(token.range)
+            let covered = String(String.UnicodeScalarView(scalars[r]))
+            if token.text == " " { #expect(covered.allSatisfy(\.isWhitespace) && !covered.isEmpty) } else { #expect(covered == token.text) }
+        }
+        #expect(t.decoderTokens.first?.id == CharVocabulary.pad)
+        #expect(t.layers(of: .decoder).count > 0 && t.layers(of: .encoder).count > 0)
+        // The report's encoder view: encoder layers only, lastHidden = the last encoder layer's output.
+        let view = t.encoderSide
+        #expect(view.layers.allSatisfy { $0.stack == .encoder } && view.layers.count == t.layers(of: .encoder).count)
+        #expect(view.lastHidden.data == t.layers(of: .encoder).last?.output.data)
+    }
+}
