@@ -19,10 +19,15 @@ extension Companion {
     ///   whose total is the median, and Measurements "encoder", "teacher-forced decoder" and
     ///   "cached decoder steps" (medians of `repeats` after a warm-up; `calls` as counted).
     func decoding(text: String, repeats: Int) throws(ModelError) -> ExperimentOutcome {
-        guard let (s, marian) = try open() else { return .unavailable(reason) }
-        let (card, task) = try TaskModelCard.load(directory: s.directory)
-        let vocabulary = try CharVocabulary.load(directory: s.directory)
-        let (source, _) = Self.cut(text, limit: min(card.attnviz.maxCharacters, marian.config.maxPositionEmbeddings - 1))
+        guard case let .session(s) = self else { return .unavailable(reason) }
+        guard case let .marian(marian) = s.model, case let .task(tokenizer)? = s.tokenizer else {
+            if case .gpt2 = s.model {
+                return .unavailable("the companion \(s.directory) is a decoder-only GPT-2: it has no task with a gold output to teacher-force and compare greedy decoding against, so attnviz runs this comparison on an encoder–decoder it trained (the default companion)")
+            }
+            return .unavailable(reason)
+        }
+        let task = tokenizer.task, vocabulary = tokenizer.vocabulary
+        let (source, _) = Self.cut(text, limit: tokenizer.maxCharacters)
         guard !source.isEmpty else { return .unavailable("the text has no characters for the companion to read") }
         let sourceIDs = vocabulary.encode(source), labels = vocabulary.encode(task.target(source))
         let decoderIDs = [CharVocabulary.pad] + labels.dropLast()

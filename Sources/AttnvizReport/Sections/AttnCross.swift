@@ -30,7 +30,9 @@ struct AttnCrossSection: Section {
         answer.append(CompanionAnalysis.describe(t, s) + " The gold alignment is that of the text it read.")
         let layers = DecoderAnalysis.crossLayers(t)
         guard !layers.isEmpty else {
-            return SectionContent(answer: answer, unavailable: "the companion run recorded no cross-attention of the expected shape")
+            return SectionContent(answer: answer, unavailable: CompanionAnalysis.isDecoderOnly(t)
+                ? "the companion \(t.model.name) is a decoder-only model: it has no encoder and so no cross-attention (give an encoder–decoder with --decoder-model, e.g. the shipped models/reverse-words, to see it)"
+                : "the companion run recorded no cross-attention of the expected shape")
         }
         let T = t.decoderTokens.count, S = t.tokens.count
         let gold = DecoderAnalysis.goldRows(t)
