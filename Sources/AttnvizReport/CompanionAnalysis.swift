@@ -61,6 +61,13 @@ enum CompanionAnalysis {
         return factor / Double(max(dModel, 1)).squareRoot() * min(1 / s.squareRoot(), s * pow(w, -1.5))
     }
 
+    /// The entropy of the smoothed target (nats): the lowest label-smoothed cross-entropy any model can reach.
+    static func smoothedEntropy(vocab: Int, epsilon: Double) -> Double {
+        guard vocab > 1, epsilon > 0, epsilon < 1 else { return 0 }
+        let hi = 1 - epsilon + epsilon / Double(vocab), lo = epsilon / Double(vocab)
+        return -hi * log(hi) - Double(vocab - 1) * lo * log(lo)
+    }
+
     /// PyTorch's label smoothing target: q = (1 − ε)·onehot(target) + ε/V.
     static func smoothed(target: Int, vocab: Int, epsilon: Double) -> [Double] {
         (0..<max(vocab, 0)).map { (($0 == target) ? 1 - epsilon : 0) + epsilon / Double(vocab) }

@@ -27,7 +27,7 @@ struct AttnCausalMaskSection: Section {
         case .encoderDecoder: mainSentence = "The main model of this report, \(main.name), is an encoder–decoder: its decoder applies this mask, its encoder does not."
         }
         var answer = [
-            "A decoder produces its output one token at a time, so when it predicts position i it may only use the tokens before i. In training the whole target is fed at once (teacher forcing), and a causal (sequence) mask keeps each position from looking ahead: the score of query i for key j > i is set to −∞ before the softmax, so its weight is exactly 0. Without the mask the model would learn to copy the next token from its input and fail at generation time, when that token does not yet exist.",
+            "A decoder produces its output one token at a time: decoder position i reads input i (the start token, or the output before it) and predicts output i, so it may use inputs 0…i, itself included, and nothing after it. In training the whole target is fed at once (teacher forcing), and a causal (sequence) mask keeps each position from looking ahead: the score of query i for key j > i is set to −∞ before the softmax, so its weight is exactly 0. Without the mask the model would learn to copy the next token from its input and fail at generation time, when that token does not yet exist.",
             "The mask applies only to the decoder's self-attention. The encoder is bidirectional, and the decoder's cross-attention may look at every source position. \(mainSentence)",
         ]
         let outcome = s.run(CompanionAnalysis.run(s))
@@ -70,7 +70,7 @@ struct AttnCausalMaskSection: Section {
             let from = side.tokens.last.map(CompanionAnalysis.label) ?? "?", to = CompanionAnalysis.decoderSide(changed).tokens.last.map(CompanionAnalysis.label) ?? "?"
             figures.append(FigureSpec(file: Figures.file(id, "proof"), figure: BarChart(title: "Decoder output change after changing the last decoder input (“\(from)” → “\(to)”)", categories: labels.enumerated().map { "\($0.offset) \($0.element)" }, series: [
                 (name: "max |Δ| over d_model", values: diffs),
-            ], xLabel: "decoder position (input token)", yLabel: "max |Δ output|"),
+            ], xLabel: "decoder position (input token)", yLabel: "max |Δ| of the final hidden state"),
                 caption: "Two teacher-forced runs that differ only in the last decoder input token. The \(n - 1) earlier positions' outputs are bit-identical (Δ = 0: \(identical) of \(n - 1)); only the last position changes (max |Δ| = \(String(format: "%.3g", diffs.last ?? 0)))."))
             findings.append("Changing the last decoder input token (“\(from)” → “\(to)”) leaves \("earlier_outputs_identical", identical) of \("earlier_positions", n - 1) earlier decoder outputs bit-identical (max |Δ| \("earlier_max_abs_diff", earlier.max() ?? 0, "%g")); the last output changes by \("last_max_abs_diff", diffs.last ?? 0, "%.3f").")
         } else {

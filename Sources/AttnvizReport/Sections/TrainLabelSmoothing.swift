@@ -71,7 +71,7 @@ struct TrainLabelSmoothingSection: Section {
             row("warmup steps", "4000", c.recorded ? "\(Int(c.warmup))" : "not recorded"),
             row("training steps", "100000", c.recorded ? "\(c.steps)" : "not recorded"),
             row("batch", "≈25000 source + 25000 target tokens", c.recorded ? "\(c.batchSize) sentences" : "not recorded"),
-            row("vocabulary", "37000 shared BPE", CompanionAnalysis.isDecoderOnly(t) ? "\(c.vocab) byte-level BPE tokens" : "\(c.vocab) characters"),
+            row("vocabulary", "37000 shared BPE", CompanionAnalysis.isDecoderOnly(t) ? "\(c.vocab) byte-level BPE tokens" : "\(c.vocab) ids (characters and special tokens)"),
             row("optimizer", "Adam(beta1 0.9, beta2 0.98, eps 1e-9)", c.optimizer.components(separatedBy: ", lr").first ?? c.optimizer),
         ])
         return SectionContent(answer: answer, groups: [FigureGroup(figures: figures)], tables: [table], findings: findings)

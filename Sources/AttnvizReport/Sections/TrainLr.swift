@@ -54,11 +54,26 @@ struct TrainLrSection: Section {
                 .init(name: "formula", x: x, y: formula, dashed: true),
             ], xLabel: "training step", yLabel: "learning rate"),
                 caption: "The learning rate the trainer logged every \(x.count > 1 ? Int(x[1] - x[0]) : 0) steps (markers) lies on the formula (dashed): largest relative difference \(String(format: "%.1e", worst)) over \(x.count) records."))
+            // Where the loss fell fastest (largest drop between consecutive records, per step), and the
+            // floor label smoothing puts under it: the entropy of the smoothed target.
+            var fastest = 0, fastestRate = -Double.infinity
+            for k in 1..<max(x.count, 1) where x[k] > x[k - 1] {
+                let rate = (Double(loss.data[k - 1]) - Double(loss.data[k])) / (x[k] - x[k - 1])
+                if rate > fastestRate { fastestRate = rate; fastest = k }
+            }
+            let floor = CompanionAnalysis.smoothedEntropy(vocab: c.vocab, epsilon: c.labelSmoothing)
+            let fastestSentence = fastest > 0
+                ? String(format: " It falls fastest between steps %d and %d (by %.2f), where the learning rate is %.0f%% of its peak.", Int(x[fastest - 1]), Int(x[fastest]),
+                         Double(loss.data[fastest - 1]) - Double(loss.data[fastest]), 100 * CompanionAnalysis.learningRate(step: x[fastest], dModel: c.dModel, warmup: c.warmup, factor: c.factor) / max(peak, .leastNormalMagnitude))
+                : ""
+            let floorSentence = c.labelSmoothing > 0 && c.vocab > 1
+                ? String(format: " With label smoothing ε = %g over %d ids the loss cannot go below the smoothed target's entropy, %.3f nats (dashed), even for a perfect model.", c.labelSmoothing, c.vocab, floor)
+                : ""
             figures.append(FigureSpec(file: Figures.file(id, "loss"), figure: LinePlot(title: "\(t.model.name): training loss (label-smoothed cross-entropy)", series: [
                 .init(name: "loss", x: x, y: loss.data.map(Double.init)),
-            ], xLabel: "training step", yLabel: "loss (nats per target token)"),
-                caption: "The real loss curve of the shipped model: \(String(format: "%.2f", loss.data.first ?? 0)) at step \(Int(x.first ?? 0)), \(String(format: "%.2f", loss.data.last ?? 0)) at step \(Int(x.last ?? 0)). It falls fastest while the learning rate is near its peak."))
-            findings.append("The companion's training log has \("log_records", x.count) records; the logged learning rate equals the formula to a relative difference of at most \("log_lr_max_rel_diff", worst, "%.1e"), and the loss fell from \("loss_first", Double(loss.data.first ?? 0), "%.3f") to \("loss_last", Double(loss.data.last ?? 0), "%.3f").")
+            ] + (floorSentence.isEmpty ? [] : [.init(name: "floor: entropy of the smoothed target", x: [x.first ?? 0, x.last ?? 0], y: [floor, floor], dashed: true)]), xLabel: "training step", yLabel: "loss (nats per target token)"),
+                caption: "The real loss curve of the shipped model: \(String(format: "%.2f", loss.data.first ?? 0)) at step \(Int(x.first ?? 0)), \(String(format: "%.2f", loss.data.last ?? 0)) at step \(Int(x.last ?? 0)).\(fastestSentence)\(floorSentence)"))
+            findings.append("The companion's training log has \("log_records", x.count) records; the logged learning rate equals the formula to a relative difference of at most \("log_lr_max_rel_diff", worst, "%.1e") (attnviz reads the log into 32-bit floats, whose rounding alone is up to 6e-8), and the loss fell from \("loss_first", Double(loss.data.first ?? 0), "%.3f") to \("loss_last", Double(loss.data.last ?? 0), "%.3f").")
         } else {
             unavailable = s.run(.companionTrainingLog).reason ?? "the companion's training log could not be read"
         }
