@@ -59,12 +59,13 @@ public struct Heatmap: Figure {
     /// Cell size in pixels (one token). Square matrices (and matrices labelled on both axes) get
     /// square cells; otherwise each axis is sized on its own, so a 57 × 384 embedding table is a
     /// readable block rather than a 2-pixel strip. A labelled axis keeps rows tall enough for its
-    /// labels up to 64 tokens (at least 14 px); longer inputs shrink to `maxPlot` pixels in all
+    /// labels up to 71 tokens (at least 14 px); longer inputs shrink to `maxPlot` pixels in all
     /// (whole pixels down to 4 px, fractions below: nearest-neighbour gives each token 1–3 px)
     /// and label every `stride`-th token.
     public static func labelledCell(_ n: Int, maxPlot: Double = 896) -> Double {
         let n = Double(n)
         if n <= 64 { return max(14, min(44, (640 / n).rounded(.down))) }
+        if n * 14 <= 1000, maxPlot >= 896 { return 14 }  // up to 71 tokens (a padded 57-token sentence) as before
         let c = maxPlot / n
         return c >= 4 ? c.rounded(.down) : c
     }
@@ -80,9 +81,12 @@ public struct Heatmap: Figure {
     }
 
     /// Block edge of the max-pooling along rows and columns (1: every token its own cell).
+    /// An axis is pooled only when it has more than `maxCells` cells of under 2 px each (a
+    /// 384-dimension axis at 2 px keeps every dimension).
     public var pooling: (rows: Int, cols: Int) {
-        let m = max(1, maxCells)
-        return ((rows + m - 1) / m, (cols + m - 1) / m)
+        let m = max(1, maxCells), natural = naturalCellSize
+        let w = columnWidth ?? natural.w, h = rowHeight ?? natural.h
+        return (rows > m && h < 2 ? (rows + m - 1) / m : 1, cols > m && w < 2 ? (cols + m - 1) / m : 1)
     }
     var isPooled: Bool { pooling.rows > 1 || pooling.cols > 1 }
     /// The x-axis title, saying how cells were pooled when they were.

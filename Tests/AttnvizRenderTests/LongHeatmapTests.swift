@@ -11,16 +11,17 @@ import Testing
                        colLabels: labels, xLabel: "key", yLabel: "query", colorbarLabel: "weight", colormap: colormap)
     }
 
-    @Test(arguments: [3, 8, 16, 57, 64])
+    @Test(arguments: [3, 8, 16, 57, 64, 71])
     func shortInputsKeepTheirCells(n: Int) {
         let m = Self.map(n)
-        let expected = max(14, min(44, (640 / Double(n)).rounded(.down)))  // the rule before long inputs were capped
+        // The rule before long inputs were capped (14 px up to 100 tokens).
+        let expected = n <= 64 ? max(14, min(44, (640 / Double(n)).rounded(.down))) : 14
         #expect(m.cellSize.w == expected && m.cellSize.h == expected)
         #expect(m.pooling == (1, 1))
         #expect(m.stride(m.cellSize.w) == 1)
     }
 
-    @Test(arguments: [65, 100, 222, 320, 512, 1024])
+    @Test(arguments: [72, 100, 222, 320, 512, 1024])
     func longInputsFitTheScreen(n: Int) throws {
         let m = Self.map(n)
         let plot = m.cellSize.w * Double(n)
