@@ -135,7 +135,7 @@ public final class Canvas {
 
     /// Draws a pixel buffer (one pixel per matrix cell, 0xAARRGGBB premultiplied) into `rect`,
     /// scaled with nearest-neighbour filtering so cells stay crisp.
-    public func image(pixels: [UInt32], width: Int, height: Int, in rect: Rect) throws(RenderError) {
+    public func image(pixels: [UInt32], width: Int, height: Int, in rect: Rect, clip: Rect? = nil) throws(RenderError) {
         guard width > 0, height > 0, pixels.count == width * height else {
             throw .invalidFigure(figure: "image", problem: "\(pixels.count) pixels for \(width)x\(height)")
         }
@@ -151,6 +151,10 @@ public final class Canvas {
         }
         cairo_surface_mark_dirty(img.raw)
         cairo_save(cr.raw)
+        if let clip {
+            cairo_rectangle(cr.raw, clip.x, clip.y, clip.width, clip.height)
+            cairo_clip(cr.raw)
+        }
         cairo_translate(cr.raw, rect.x, rect.y)
         cairo_scale(cr.raw, rect.width / Double(width), rect.height / Double(height))
         cairo_set_source_surface(cr.raw, img.raw, 0, 0)

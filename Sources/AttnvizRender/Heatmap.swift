@@ -25,6 +25,15 @@ public struct Heatmap: Figure {
     public var cellLegend: (color: RGB, label: String)?
     /// A fixed column width in pixels (e.g. a few wide category columns beside many labelled rows).
     public var columnWidth: Double?
+    /// A fixed row height in pixels (e.g. a band of a few readable query rows over every key).
+    public var rowHeight: Double?
+    /// Longest edge of a labelled matrix in pixels: above 64 tokens cells shrink to fit it (a
+    /// reader cannot use more pixels than a screen shows).
+    public var maxPlot = 896.0
+    /// Most cells drawn along an axis: longer axes are max-pooled in blocks of k (see `pooling`),
+    /// so a sharp feature (one bright key column) survives; the x-axis title says so.
+    /// 320: up to 320 tokens every token has its own cell; a 512-token map shows 2 × 2 blocks.
+    public var maxCells = 320
     /// Longest a label may be before it is cut with an ellipsis, in pixels.
     public var maxLabelWidth = 110.0
     /// Cells drawn with a frame (e.g. a task's gold alignment on attention weights): a dark line on
@@ -52,38 +61,105 @@ public struct Heatmap: Figure {
     var hasMasked: Bool { values.contains { !$0.isFinite } }
     var effectiveRange: ColorRange { range ?? ColorRange.fitting(values, diverging: colormap.diverging) }
 
-    /// Cell size in pixels. Square matrices (and matrices labelled on both axes) get square
-    /// cells; otherwise each axis is sized on its own, so a 57 × 384 embedding table is a readable
-    /// block rather than a 2-pixel strip. A labelled axis keeps rows tall enough for its labels:
-    /// up to 100 tokens at least 14 px; longer inputs shrink (about 1400 px in all) and label
-    /// every `labelStride`-th token.
-    static func labelledCell(_ n: Int) -> Double {
+    /// Cell size in pixels (one token). Square matrices (and matrices labelled on both axes) get
+    /// square cells; otherwise each axis is sized on its own, so a 57 × 384 embedding table is a
+    /// readable block rather than a 2-pixel strip. A labelled axis keeps rows tall enough for its
+    /// labels up to 71 tokens (at least 14 px); longer inputs shrink to `maxPlot` pixels in all
+    /// (whole pixels down to 4 px, fractions below: nearest-neighbour gives each token 1–3 px)
+    /// and label every `stride`-th token.
+    public static func labelledCell(_ n: Int, maxPlot: Double = 896) -> Double {
         let n = Double(n)
-        return n <= 100 ? max(14, min(44, (640 / n).rounded(.down))) : max(6, (1400 / n).rounded(.down))
+        if n <= 64 { return max(14, min(44, (640 / n).rounded(.down))) }
+        if n * 14 <= 1000, maxPlot >= 896 { return 14 }  // up to 71 tokens (a padded 57-token sentence) as before
+        let c = maxPlot / n
+        return c >= 4 ? c.rounded(.down) : c
     }
 
-    var cellSize: (w: Double, h: Double) {
+    public var cellSize: (w: Double, h: Double) {
         let natural = naturalCellSize
-        return (columnWidth ?? natural.w, natural.h)
+        var w = columnWidth ?? natural.w, h = rowHeight ?? natural.h
+        // Pooled blocks get whole pixels (crisp, and smaller files).
+        let (kr, kc) = pooling
+        if kc > 1 { w = max(1, (w * Double(kc)).rounded(.down)) / Double(kc) }
+        if kr > 1 { h = max(1, (h * Double(kr)).rounded(.down)) / Double(kr) }
+        return (w, h)
+    }
+
+    /// Block edge of the max-pooling along rows and columns (1: every token its own cell).
+    /// An axis is pooled only when it has more than `maxCells` cells of under 2 px each (a
+    /// 384-dimension axis at 2 px keeps every dimension).
+    public var pooling: (rows: Int, cols: Int) {
+        let m = max(1, maxCells), natural = naturalCellSize
+        let w = columnWidth ?? natural.w, h = rowHeight ?? natural.h
+        return (rows > m && h < 2 ? (rows + m - 1) / m : 1, cols > m && w < 2 ? (cols + m - 1) / m : 1)
+    }
+    var isPooled: Bool { pooling.rows > 1 || pooling.cols > 1 }
+    /// The x-axis title, saying how cells were pooled when they were.
+    var shownXLabel: String {
+        guard isPooled else { return xLabel }
+        let (a, b) = pooling
+        let what = colormap.diverging ? "the value of largest |value|" : "the largest value"
+        return "\(xLabel) · each cell shows \(what) of \(a) × \(b) cells"
+    }
+
+    /// The values max-pooled to `pooling` blocks (diverging maps keep each block's value farthest
+    /// from 0, sign kept); a block with no finite value stays masked (−∞).
+    public func pooledValues() -> (values: [Float], rows: Int, cols: Int) {
+        let (kr, kc) = pooling
+        guard kr > 1 || kc > 1 else { return (values, rows, cols) }
+        let pr = (rows + kr - 1) / kr, pc = (cols + kc - 1) / kc
+        let signed = colormap.diverging
+        var out = [Float](repeating: -.infinity, count: pr * pc)
+        for i in 0..<rows {
+            let base = (i / kr) * pc
+            for j in 0..<cols {
+                let x = values[i * cols + j]
+                guard x.isFinite else { continue }
+                let k = base + j / kc, o = out[k]
+                if !o.isFinite || (signed ? abs(x) > abs(o) : x > o) { out[k] = x }
+            }
+        }
+        return (out, pr, pc)
     }
 
     var naturalCellSize: (w: Double, h: Double) {
         if rows == cols || (rowLabels != nil && colLabels != nil) {
             let n = max(rows, cols)
-            let c = hasLabels ? Self.labelledCell(n) : max(1, min(44, (768 / Double(n)).rounded(.down)))
+            let c = hasLabels ? Self.labelledCell(n, maxPlot: maxPlot) : max(1, min(44, (768 / Double(n)).rounded(.down)))
             return (c, c)
         }
-        let w = colLabels != nil ? Self.labelledCell(cols) : max(1, min(44, (768 / Double(cols)).rounded(.down)))
-        let h = rowLabels != nil ? Self.labelledCell(rows) : max(1, min(44, (400 / Double(rows)).rounded(.down)))
+        let w = colLabels != nil ? Self.labelledCell(cols, maxPlot: maxPlot) : max(1, min(44, (768 / Double(cols)).rounded(.down)))
+        let h = rowLabels != nil ? Self.labelledCell(rows, maxPlot: maxPlot) : max(1, min(44, (400 / Double(rows)).rounded(.down)))
         return (w, h)
     }
 
     /// The smaller edge, which bounds label and value text.
     var cell: Double { min(cellSize.w, cellSize.h) }
 
-    func stride(_ edge: Double) -> Int { edge >= 10 ? 1 : Int((11 / edge).rounded(.up)) }
+    /// Every how many tokens a label is written: 1 while cells are 10 px or more, else the
+    /// smallest of 2, 5, 10, 20, 25, 50, … that leaves 12 px between labels.
+    public func stride(_ edge: Double) -> Int {
+        guard edge < 10 else { return 1 }
+        let need = 12 / max(edge, 1e-3)
+        var scale = 1
+        while true {
+            for k in [2, 5, 10] where Double(k * scale) >= need { return k * scale }
+            for k in [20, 25, 50] where Double(k * scale) >= need { return k * scale }
+            scale *= 100
+        }
+    }
+    /// Labels drawn along an axis of `count` cells `edge` px wide: every `stride`-th, prefixed
+    /// with its position when thinned so a reader can count to the tokens between.
+    func shownLabels(_ labels: [String]?, edge: Double) -> [(index: Int, text: String)] {
+        guard let labels else { return [] }
+        let k = stride(edge)
+        return Swift.stride(from: 0, to: labels.count, by: k).map { (index: $0, text: k > 1 ? "\($0) \(labels[$0])" : labels[$0]) }
+    }
 
-    var labelStyle: TextStyle { TextStyle(size: min(13, max(8, labelledEdge * 0.75)), color: RGB(hex: 0x333333)) }
+    var labelStyle: TextStyle {
+        let thinned = (rowLabels != nil && stride(cellSize.h) > 1) || (colLabels != nil && stride(cellSize.w) > 1)
+        return TextStyle(size: thinned ? 10 : min(13, max(8, labelledEdge * 0.75)), color: RGB(hex: 0x333333))
+    }
     /// Edge of the labelled axis (rows if labelled, else columns).
     var labelledEdge: Double { rowLabels != nil ? cellSize.h : (colLabels != nil ? cellSize.w : cell) }
     var writesValues: Bool { showValues ?? (cell >= 34 && max(rows, cols) <= 14) }
@@ -110,19 +186,21 @@ public struct Heatmap: Figure {
         }
         let t = c.theme
         var rowW = 0.0, colH = 0.0
-        for s in rowLabels ?? [] { rowW = max(rowW, try c.measure(s, labelStyle, maxWidth: maxLabelWidth).width) }
+        for (_, s) in shownLabels(rowLabels, edge: cellSize.h) { rowW = max(rowW, try c.measure(s, labelStyle, maxWidth: maxLabelWidth).width) }
+        if stride(cellSize.h) > 1 { rowW += 4 }  // room for the tick marks
         var colLabelHeight = 0.0
-        for s in colLabels ?? [] {
+        for (_, s) in shownLabels(colLabels, edge: cellSize.w) {
             let size = try c.measure(s, labelStyle, maxWidth: maxLabelWidth)
             colH = max(colH, size.width)
             colLabelHeight = max(colLabelHeight, size.height)
         }
-        let rotate = colH > cellSize.w - 2
+        let rotate = colH > cellSize.w * Double(stride(cellSize.w)) - 2
         if !rotate { colH = colLabelHeight }
+        if colLabels != nil, stride(cellSize.w) > 1 { colH += 4 }
         // Unlabelled axes get position numbers instead.
         if rowLabels == nil { rowW = try c.measure(String(rows - 1), t.tick).width + 4 }
         if colLabels == nil { colH = try c.measure("0", t.tick).height + 2 }
-        let axisH = try c.measure(xLabel, t.axisLabel).height
+        let axisH = try c.measure(shownXLabel, t.axisLabel).height
         let matrixW = cellSize.w * Double(cols), matrixH = cellSize.h * Double(rows)
         let bar = Chrome.Colorbar(colormap: colormap, range: effectiveRange, label: colorbarLabel)
         let rightW = showColorbar ? try bar.width(canvas: c) + 2 * t.gap : t.gap
@@ -157,18 +235,23 @@ public struct Heatmap: Figure {
         let m = l.matrix
         try Chrome.drawTitle(title, canvas: c, x: t.margin, y: l.titleY, maxWidth: l.total.width - 2 * t.margin)
 
-        // Cells: one pixel each, scaled up without smoothing.
+        // Cells: one pixel each (one per pooled block), scaled up without smoothing.
         let range = l.colorbar.range
         let lut = colormap.table()
         let maskPixel = Colormap.pixel(t.maskFill)
-        var pixels = [UInt32](repeating: 0, count: rows * cols)
-        for i in 0..<(rows * cols) {
-            let v = values[i]
+        let (shown, pr, pc) = pooledValues()
+        var pixels = [UInt32](repeating: 0, count: pr * pc)
+        for i in 0..<(pr * pc) {
+            let v = shown[i]
             if !v.isFinite { pixels[i] = maskPixel; continue }
             let x = range.normalized(Double(v))
             pixels[i] = lut[Int((min(1, max(0, x)) * 255).rounded())]
         }
-        try c.image(pixels: pixels, width: cols, height: rows, in: m)
+        // A last partial block is drawn as wide as a whole one and clipped, so every block
+        // covers exactly its tokens.
+        let (kr, kc) = pooling
+        try c.image(pixels: pixels, width: pc, height: pr, in: Rect(m.x, m.y, Double(pc * kc) * cellSize.w, Double(pr * kr) * cellSize.h),
+                    clip: isPooled ? m : nil)
 
         // Masked cells: hatched, one rectangle per run of masked cells in a row.
         if hasMasked {
@@ -218,16 +301,19 @@ public struct Heatmap: Figure {
             }
         }
 
-        // Token labels: rows on the left, columns below, rotated to read bottom to top.
-        if let rowLabels {
-            for (r, s) in rowLabels.enumerated() where r % stride(cellSize.h) == 0 {
-                try c.text(s, at: Point(m.x - t.gap, m.y + (Double(r) + 0.5) * cellSize.h), labelStyle, h: .right, v: .middle,
-                           maxWidth: maxLabelWidth)
-            }
+        // Token labels: rows on the left, columns below, rotated to read bottom to top. Thinned
+        // labels get a tick at their token's cell centre.
+        let rowTicks = stride(cellSize.h) > 1, colTicks = stride(cellSize.w) > 1
+        for (r, s) in shownLabels(rowLabels, edge: cellSize.h) {
+            let y = m.y + (Double(r) + 0.5) * cellSize.h
+            if rowTicks { c.line(from: Point(m.x - 4, y), to: Point(m.x, y), t.foreground) }
+            try c.text(s, at: Point(m.x - t.gap - (rowTicks ? 4 : 0), y), labelStyle, h: .right, v: .middle, maxWidth: maxLabelWidth)
         }
-        if let colLabels {
-            for (j, s) in colLabels.enumerated() where j % stride(cellSize.w) == 0 {
-                let at = Point(m.x + (Double(j) + 0.5) * cellSize.w, m.maxY + t.gap)
+        if colLabels != nil {
+            for (j, s) in shownLabels(colLabels, edge: cellSize.w) {
+                let x = m.x + (Double(j) + 0.5) * cellSize.w
+                if colTicks { c.line(from: Point(x, m.maxY), to: Point(x, m.maxY + 4), t.foreground) }
+                let at = Point(x, m.maxY + t.gap + (colTicks ? 4 : 0))
                 if l.rotateColumnLabels {
                     try c.text(s, at: at, labelStyle, h: .right, v: .middle, rotation: -Double.pi / 2, maxWidth: maxLabelWidth)
                 } else {
@@ -251,7 +337,7 @@ public struct Heatmap: Figure {
         }
         // Axis titles.
         let xy = m.maxY + l.colLabelHeight + t.gap + t.gap
-        try c.text(xLabel, at: Point(m.x + m.width / 2, xy), t.axisLabel, h: .center, maxWidth: max(m.width, 200))
+        try c.text(shownXLabel, at: Point(m.x + m.width / 2, xy), t.axisLabel, h: .center, maxWidth: max(m.width, 200))
         let yx = m.x - l.rowLabelWidth - t.gap - t.gap
         try c.text(yLabel, at: Point(yx, m.y + m.height / 2), t.axisLabel, h: .center, v: .bottom, rotation: -Double.pi / 2,
                    maxWidth: max(m.height, 200))

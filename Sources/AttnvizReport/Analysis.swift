@@ -139,6 +139,7 @@ enum Analysis {
     static func rollout(_ layers: [Tensor]) -> [Double] {
         guard let first = layers.first else { return [] }
         let n = first.shape[1]
+        guard n > 0 else { return [] }
         var r = (0..<(n * n)).map { $0 / n == $0 % n ? 1.0 : 0.0 }
         for w in layers {
             var a = headMean(w)

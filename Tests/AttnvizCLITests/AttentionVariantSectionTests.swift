@@ -259,7 +259,7 @@ import Testing
     @Test func scoringDotEqualsTheRecordedScores() throws {
         let session = try Self.session("bert")
         let s = try Self.study(session, "The cat sat on the mat.", timings: true)
-        guard case let .measured(ms, tensors)? = s.runs[.scoring(layer: 0, head: 0, repeats: AttnDotVsAddSection.repeats)] else {
+        guard case let .measured(ms, tensors)? = s.runs[.scoring(layer: 0, head: 0, repeats: AttnDotVsAddSection.repeats(s))] else {
             Issue.record("no scoring run"); return
         }
         #expect(ms.map(\.label).sorted() == ["additive", "dot"])

@@ -6,6 +6,6 @@ extension Session {
         var options = ForwardOptions()
         options.residual = residual
         options.layerNorm = layerNorm
-        return try changedOutcome(base.tokens, options: options)
+        return try changedOutcome(base.tokens, options: options, keep: [])  // block-gradients: layer outputs
     }
 }

@@ -18,6 +18,6 @@ extension Session {
         guard let d = options.dropout, [d.hidden, d.attention, d.embedding].allSatisfy({ $0 >= 0 && $0 < 1 }) else {
             return .unavailable("config.json gives a dropout probability outside [0, 1)")
         }
-        return try changedOutcome(base.tokens, options: options)
+        return try changedOutcome(base.tokens, options: options, keep: [.scores, .weights])  // train-dropout
     }
 }

@@ -40,7 +40,7 @@ extension Session {
             case .positionTable: return positionTable()
             case let .ablated(residual, layerNorm): return try ablated(residual: residual, layerNorm: layerNorm, base: base)
             case let .dropout(seed): return try dropout(seed: seed, base: base)
-            case .repeatRun: return try changedOutcome(base.tokens, options: .none)
+            case .repeatRun: return try changedOutcome(base.tokens, options: .none, keep: .weights)  // train-dropout: weights and outputs
             case let .substituted(position, id): return try substituted(position: position, id: id, base: base)
             case let .companion(text, changeLast): return try companion.run(text: text, changeLast: changeLast)
             case .companionTrainingLog: return try companion.trainingLog()
@@ -54,10 +54,14 @@ extension Session {
     /// One forward pass of `tokens` changed by `options`, recorded, for the single-stack models.
     /// Encoder–decoder models: the encoder side alone, unchanged runs only (other texts, a substituted
     /// token, a repeat); nil for the changed forwards.
-    func traceChanged(_ tokens: [Token], options: ForwardOptions, keyMask: [Bool]? = nil, dropped: Int = 0) throws(ModelError) -> Trace? {
+    func traceChanged(_ tokens: [Token], options: ForwardOptions, keyMask: [Bool]? = nil, dropped: Int = 0,
+                      keep: TraceParts = .all, fullLayers: Set<Int> = []) throws(ModelError) -> Trace? {
         var info = model.info
         info.sha256 = sha256
-        let recorder = Recorder()
+        // Long runs keep only what the sections that ask for the experiment read (each experiment
+        // says what); short ones keep everything.
+        let slim = tokens.count > Self.slimAbove
+        let recorder = Recorder(keep: slim ? keep : .all, fullLayers: fullLayers)
         switch model {
         case let .bert(bert):
             let last = try bert.forward(ids: tokens.map(\.id), typeIds: tokens.map(\.typeId), keyMask: keyMask, options: options, recorder: recorder)
@@ -77,12 +81,16 @@ extension Session {
     }
 
     /// traceChanged, or the standard reason it is not available.
-    func changedOutcome(_ tokens: [Token], options: ForwardOptions) throws(ModelError) -> ExperimentOutcome {
-        guard let t = try traceChanged(tokens, options: options) else {
+    func changedOutcome(_ tokens: [Token], options: ForwardOptions, keep: TraceParts = .all, fullLayers: Set<Int> = []) throws(ModelError) -> ExperimentOutcome {
+        guard let t = try traceChanged(tokens, options: options, keep: keep, fullLayers: fullLayers) else {
             return .unavailable("attnviz runs this changed forward pass on single-stack models (BERT, GPT-2), not on this \(model.info.modelType) encoder–decoder")
         }
         return .trace(t)
     }
+
+    /// Experiment runs longer than this many tokens record only what their sections read
+    /// (`TraceParts`): at 512 tokens a full trace is ≈ 270 MB and a report asks for a dozen runs.
+    public static let slimAbove = 128
 
     /// Median wall time of `body` over `repeats` runs (after one warm-up run unless `warm`), seconds.
     static func medianTime(repeats: Int, warm: Bool = false, _ body: () throws(ModelError) -> Void) throws(ModelError) -> Double {

@@ -10,6 +10,6 @@ extension Session {
         }
         var options = ForwardOptions()
         options.positions = positions
-        return try changedOutcome(permutation.map { base.tokens[$0] }, options: options)
+        return try changedOutcome(permutation.map { base.tokens[$0] }, options: options, keep: .weights)  // pos-why: weights, outputs
     }
 }

@@ -6,6 +6,6 @@ extension Session {
     func restricted(_ pattern: KeyPattern, base: Trace) throws(ModelError) -> ExperimentOutcome {
         var options = ForwardOptions()
         options.pattern = pattern
-        return try changedOutcome(base.tokens, options: options)
+        return try changedOutcome(base.tokens, options: options, keep: [.scores, .weights])  // attn-self-vs-local
     }
 }

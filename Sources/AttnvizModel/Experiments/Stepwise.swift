@@ -37,7 +37,7 @@ extension Session {
 
 extension Session {
     /// Tokens the step-by-step comparison runs at most.
-    public static let stepwiseLimit = 128
+    public static let stepwiseLimit = 64
 }
 
 extension BertModel {

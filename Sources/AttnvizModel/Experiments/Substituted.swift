@@ -7,6 +7,6 @@ extension Session {
         guard id >= 0, id < model.info.vocabSize else { return .unavailable("id \(id) is outside the vocabulary") }
         var tokens = base.tokens
         tokens[position] = Token(text: vocabulary[id] ?? "#\(id)", id: id, typeId: tokens[position].typeId, range: tokens[position].range, isSpecial: false)
-        return try changedOutcome(tokens, options: .none)
+        return try changedOutcome(tokens, options: .none, keep: [])  // bert-downstream: embeddings, layer outputs
     }
 }

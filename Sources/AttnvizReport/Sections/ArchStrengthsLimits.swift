@@ -17,8 +17,13 @@ struct ArchStrengthsLimitsSection: Section {
     }
 
     func experiments(_ s: Study) -> [Experiment] {
-        s.timings ? [.forwardTimes(lengths: Self.lengths(maxPositions: s.trace.model.maxPositions), repeats: 3)] : []
+        s.timings ? [.forwardTimes(lengths: Self.lengths(maxPositions: s.trace.model.maxPositions), repeats: Self.repeats(s))] : []
     }
+
+    /// Timed runs per length after the warm-up: 3 (their median), 1 for inputs over 128 tokens,
+    /// whose reports have much else to compute (the timed lengths do not depend on the input).
+    static func repeats(_ s: Study) -> Int { s.n > 128 ? 1 : 3 }
+    static func timedHow(_ s: Study) -> String { repeats(s) == 1 ? "one timed run after a warm-up" : "median of \(repeats(s))" }
 
     /// Share of one layer's multiply–adds that grows with n²: 2·n²·d (QKᵀ and weights·V) against
     /// 4·n·d² (Q, K, V, O projections) + 2·n·d·d_ff (feed-forward).
@@ -71,11 +76,11 @@ struct ArchStrengthsLimitsSection: Section {
         let used: Finding = "This run used \("tokens", n) of the model's \("max_positions", m.maxPositions) positions"
         findings.append(used.appending(s.trace.truncatedTokens > 0 ? "; \(s.trace.truncatedTokens) more \(s.encoderDecoder == nil ? "tokens" : "characters") of the input were dropped." : "."))
         if s.timings {
-            switch s.run(.forwardTimes(lengths: Self.lengths(maxPositions: m.maxPositions), repeats: 3)) {
+            switch s.run(.forwardTimes(lengths: Self.lengths(maxPositions: m.maxPositions), repeats: Self.repeats(s))) {
             case let .measured(ms, _) where !ms.isEmpty:
                 let xs = ms.map { Double($0.n) }, ys = ms.map { $0.seconds * 1000 }
                 let fit = Self.quadraticFit(xs, ys)
-                var series: [LinePlot.Series] = [.init(name: "measured (median of 3)", x: xs, y: ys, markers: true)]
+                var series: [LinePlot.Series] = [.init(name: "measured (\(Self.timedHow(s)))", x: xs, y: ys, markers: true)]
                 if let fit {
                     let lo = xs.min() ?? 0, hi = xs.max() ?? 1
                     let grid = stride(from: lo, through: hi, by: max(1, (hi - lo) / 64)).map { $0 }
@@ -122,7 +127,7 @@ struct ArchStrengthsLimitsSection: Section {
         findings.append(counted.appending(even > m.maxPositions ? ", beyond this model's \(m.maxPositions) positions." : "."))
         return SectionContent(
             answer: answer, groups: figures.isEmpty ? [] : [FigureGroup(figures: figures)],
-            tables: [TableSpec(caption: "Per length: median forward time, the share of it the fitted n² term explains, the memory a recorded run keeps, and the part of it that is attention maps (\(layers) layers × \(heads) heads × n² × 2 × 4 bytes).",
+            tables: [TableSpec(caption: "Per length: forward time (\(Self.timedHow(s))), the share of it the fitted n² term explains, the memory a recorded run keeps, and the part of it that is attention maps (\(layers) layers × \(heads) heads × n² × 2 × 4 bytes).",
                                header: ["tokens", "ms", "n² share", "recorded MiB", "attention maps MiB"], rows: rows)],
             findings: findings, unavailable: unavailable)
     }

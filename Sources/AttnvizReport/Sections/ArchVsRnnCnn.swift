@@ -8,7 +8,11 @@ struct ArchVsRnnCnnSection: Section {
     let id = "arch-vs-rnn-cnn"
     static let kernel = 3
 
-    func experiments(_ s: Study) -> [Experiment] { s.timings ? [.stepwise(repeats: 3)] : [] }
+    func experiments(_ s: Study) -> [Experiment] { s.timings ? [.stepwise(repeats: Self.repeats(s))] : [] }
+
+    /// Timed one-pass runs: 3 (their median), 1 for inputs over 128 tokens (only the first
+    /// `Session.stepwiseLimit` tokens are timed either way).
+    static func repeats(_ s: Study) -> Int { s.n > 128 ? 1 : 3 }
 
     /// Multiply–adds of one layer's core operation (Vaswani et al., table 1): attention n²·d,
     /// recurrent n·d², convolution k·n·d².
@@ -57,7 +61,7 @@ struct ArchVsRnnCnnSection: Section {
         var values: [(name: String, value: FindingValue)] = [("convolution_ops", .number(ops.convolution)), ("crossover_n", .number(Double(d)))]
         var unavailable: String?
         if s.timings {
-            switch s.run(.stepwise(repeats: 3)) {
+            switch s.run(.stepwise(repeats: Self.repeats(s))) {
             case let .measured(ms, _):
                 if let par = ms.first(where: { $0.label == "parallel" }), let seq = ms.first(where: { $0.label == "sequential" }) {
                     let steps = seq.n, part = steps < n ? "the first \(steps) of the \(n) tokens" : "the \(n) tokens"
@@ -66,7 +70,7 @@ struct ArchVsRnnCnnSection: Section {
                                          series: [("wall time (ms)", [par.seconds * 1000, seq.seconds * 1000])],
                                          xLabel: "how \(part) are processed", yLabel: "milliseconds")
                     figures.append(FigureSpec(file: Figures.file(id, "steps"), figure: chart,
-                                              caption: "Same weights, same tokens: all at once (median of 3 runs), or one token per call with the earlier tokens' keys and values cached, as a recurrent model or a generating decoder must (one run)." + (steps < n ? " Only the first \(steps) tokens are timed: each step reads every weight once, so \(n) steps would take seconds." : "") + " Measured on this machine; times vary with its load."))
+                                              caption: "Same weights, same tokens: all at once (\(Self.repeats(s) == 1 ? "one timed run after a warm-up" : "median of \(Self.repeats(s)) runs")), or one token per call with the earlier tokens' keys and values cached, as a recurrent model or a generating decoder must (one run)." + (steps < n ? " Only the first \(steps) tokens are timed: each step reads every weight once, so \(n) steps would take seconds." : "") + " Measured on this machine; times vary with its load."))
                     let ratio = seq.seconds / max(par.seconds, 1e-9)
                     let f: Finding = "Measured on this machine: one pass over \(part) took \("parallel_ms", par.seconds * 1000, "%.1f") ms; the same weights run as \("sequential_calls", seq.calls) dependent one-token steps took \("sequential_ms", seq.seconds * 1000, "%.1f") ms, \("sequential_over_parallel", ratio, "%.1f")× as long."
                     findings.append(f.appending(decoder ? "" : " (Run step by step, each token sees only the tokens before it, so those outputs are not this encoder's; only the cost is compared.)"))

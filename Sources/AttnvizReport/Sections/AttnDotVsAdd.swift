@@ -7,11 +7,13 @@ import Foundation
 /// d_k, both timed on this machine, and the maps both give for one head's real q and k.
 struct AttnDotVsAddSection: Section {
     let id = "attn-dot-vs-add"
-    static let repeats = 7
+    /// Timed runs of each scorer (their median): 7, or 3 above 128 tokens, where one additive
+    /// pass over n² pairs takes tens of milliseconds.
+    static func repeats(_ s: Study) -> Int { s.n > 128 ? 3 : 7 }
 
     func experiments(_ s: Study) -> [Experiment] {
         guard s.timings else { return [] }
-        return [.scoring(layer: s.layers.first ?? 0, head: s.heads.first ?? 0, repeats: Self.repeats)]
+        return [.scoring(layer: s.layers.first ?? 0, head: s.heads.first ?? 0, repeats: Self.repeats(s))]
     }
 
     func build(_ s: Study) throws -> SectionContent {
@@ -68,13 +70,13 @@ struct AttnDotVsAddSection: Section {
             map.colorbarLabel = "attention weight"
             maps.append(map)
         } else {
-            let outcome = s.run(.scoring(layer: layer, head: head, repeats: Self.repeats))
+            let outcome = s.run(.scoring(layer: layer, head: head, repeats: Self.repeats(s)))
             switch outcome {
             case let .measured(ms, tensors):
                 let dotT = ms.first { $0.label == "dot" }, addT = ms.first { $0.label == "additive" }
                 if let dotT, let addT, dotT.seconds > 0 {
-                    findings.append("Timed on this machine (median of \(Self.repeats)): the dot-product scores take \("dot_microseconds", dotT.seconds * 1e6, "%.1f") µs, the additive ones \("additive_microseconds", addT.seconds * 1e6, "%.1f") µs — \("additive_over_dot_time", addT.seconds / dotT.seconds, "%.0f")× longer for \(Analysis.fixed(Double(addTotal) / Double(max(dot, 1)), 1))× the FLOPs. Most of that gap is implementation, not arithmetic: the dot product is one optimised BLAS call, the additive scorer a plain loop with a tanh per term\(Self.buildNote); a vectorised additive scorer would come much closer. The FLOP ratio is the figure that carries over to other machines.")
-                    tables.append(TableSpec(caption: "Measured on this machine: median of \(Self.repeats) runs after a warm-up, scoring \(n) × \(m) pairs of layer \(layer), head \(head). Wall times vary between runs and machines.",
+                    findings.append("Timed on this machine (median of \(Self.repeats(s))): the dot-product scores take \("dot_microseconds", dotT.seconds * 1e6, "%.1f") µs, the additive ones \("additive_microseconds", addT.seconds * 1e6, "%.1f") µs — \("additive_over_dot_time", addT.seconds / dotT.seconds, "%.0f")× longer for \(Analysis.fixed(Double(addTotal) / Double(max(dot, 1)), 1))× the FLOPs. Most of that gap is implementation, not arithmetic: the dot product is one optimised BLAS call, the additive scorer a plain loop with a tanh per term\(Self.buildNote); a vectorised additive scorer would come much closer. The FLOP ratio is the figure that carries over to other machines.")
+                    tables.append(TableSpec(caption: "Measured on this machine: median of \(Self.repeats(s)) runs after a warm-up, scoring \(n) × \(m) pairs of layer \(layer), head \(head). Wall times vary between runs and machines.",
                                             header: ["scorer", "how", "median time (µs)", "per score (ns)"],
                                             rows: [["dot product", "one sgemm", String(format: "%.1f", dotT.seconds * 1e6), String(format: "%.2f", dotT.seconds * 1e9 / Double(max(n * m, 1)))],
                                                    ["additive", "2 projections + n·m·d_a tanh", String(format: "%.1f", addT.seconds * 1e6), String(format: "%.2f", addT.seconds * 1e9 / Double(max(n * m, 1)))]]))

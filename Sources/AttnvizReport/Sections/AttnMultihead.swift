@@ -70,12 +70,36 @@ struct AttnMultiheadSection: Section {
                 caption: closest.map { "Most alike: heads \(hs[$0.0]) and \(hs[$0.1]) (\(Analysis.fixed(Double(js[$0.0 * hs.count + $0.1]), 3)) bits); 0 would mean identical patterns, 1 disjoint ones." } ?? "One head selected."))
             for h in s.heads {
                 let st = layerStats.first { $0.head == h }
+                var map = Figures.head(w, head: h, labels: s.labels, title: "Layer \(l), head \(h)",
+                                       maskedBy: causal ? s.trace.layers[l].selfAttention?.scores : nil, maskLabel: "future token (causal mask)")
+                // One map per head: above 128 tokens each shows blocks of tokens (the largest
+                // weight of each block, so a single strong link still shows; the x-axis title
+                // says how many); the detail view below has single tokens.
+                if s.n > 128 { map.maxCells = 128; map.maxPlot = 512 }
                 figures.append(FigureSpec(file: Figures.file(id, "L\(l)-H\(h)"),
-                    figure: Figures.head(w, head: h, labels: s.labels, title: "Layer \(l), head \(h)",
-                                         maskedBy: causal ? s.trace.layers[l].selfAttention?.scores : nil, maskLabel: "future token (causal mask)"),
+                    figure: map,
                     caption: "Entropy \(Analysis.fixed(st?.entropy ?? 0)) nats; of its weight \(Analysis.percent(st?.special ?? 0)) goes to \(sink.name), \(Analysis.percent(st?.selfShare ?? 0)) to the token itself, \(Analysis.percent(st?.previous ?? 0)) to the previous token and \(Analysis.percent(st?.other ?? 0)) elsewhere (disjoint shares, adding up to 100%)."))
             }
             groups.append(FigureGroup(title: "Layer \(l): \(s.heads.count) heads", open: index == 0, figures: figures))
+        }
+        var tables: [TableSpec] = []
+        // Long inputs: the per-head maps above are too small to read token by token; a band of
+        // full-size rows of the most focused head, around its strongest long-range link, and
+        // each of those queries' heaviest keys carry what they cannot.
+        if s.n > Figures.detailAbove, let focused = stats.min(by: { $0.entropy < $1.entropy }),
+           let w = s.trace.layers[focused.layer].selfAttention?.weights, focused.head < w.shape[0] {
+            let (l, h) = (focused.layer, focused.head)
+            let q = Figures.interestingQuery(w, head: h, sinks: sink.indices)
+            let lo = max(0, min(q - 12, s.n - 24)), hi = min(s.n, lo + 24)
+            let full = Figures.head(w, head: h, labels: s.labels, title: "")
+            let band = Figures.band(w, head: h, rows: lo, hi, labels: s.labels,
+                                    title: "Layer \(l), head \(h): queries \(lo)–\(hi - 1) at full size", range: full.range)
+            groups.append(FigureGroup(title: "Detail: layer \(l), head \(h), queries \(lo)–\(hi - 1)", open: true, figures: [
+                FigureSpec(file: Figures.file(id, "detail-band"), figure: band,
+                           caption: "The \(s.n)-token maps above give each token \(String(format: "%.1f", Heatmap.labelledCell(s.n))) px and label every few tokens. These \(hi - lo) rows of the most focused head (layer \(l), head \(h)) are drawn at full height with every query labelled, over all \(s.n) keys, around query \(q), whose strongest weight on a key two or more tokens away (not \(sink.name)) is the largest of this head. Same colour scale as the head's full map; the table below lists each row's three heaviest keys."),
+            ]))
+            tables.append(TableSpec(caption: "Layer \(l), head \(h): each query's three heaviest keys (position, token, weight), queries \(lo)–\(hi - 1).",
+                                    header: ["query", "1st key", "2nd key", "3rd key"], rows: Figures.topKeys(w, head: h, rows: lo, hi, labels: s.labels)))
         }
         var findings: [Finding] = []
         if let prev = stats.max(by: { $0.previous < $1.previous }) {
@@ -93,7 +117,7 @@ struct AttnMultiheadSection: Section {
                 "The maps below are this sentence's. Heads in the same layer differ visibly, which is the point: the divergence matrix measures how differently each pair attends.",
             ],
             groups: groups,
-            tables: [TableSpec(caption: "Per head: mean row entropy (nats), mean distance between query and attended key (tokens), and the head's weight split into disjoint shares — on \(sink.name), on the token itself, on the previous token (each counted only when it is not \(sink.name)) and elsewhere; the four shares add up to 100%.",
+            tables: tables + [TableSpec(caption: "Per head: mean row entropy (nats), mean distance between query and attended key (tokens), and the head's weight split into disjoint shares — on \(sink.name), on the token itself, on the previous token (each counted only when it is not \(sink.name)) and elsewhere; the four shares add up to 100%.",
                                header: ["layer", "head", "entropy (nats)", "distance (tokens)", sink.short, "self", "previous", "elsewhere"],
                                rows: stats.map { ["\($0.layer)", "\($0.head)", Analysis.fixed($0.entropy), Analysis.fixed($0.distance, 1),
                                                   Analysis.percent($0.special), Analysis.percent($0.selfShare), Analysis.percent($0.previous), Analysis.percent($0.other)] })],
