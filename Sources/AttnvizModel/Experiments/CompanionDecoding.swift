@@ -22,7 +22,7 @@ extension Companion {
         guard case let .session(s) = self else { return .unavailable(reason) }
         guard case let .marian(marian) = s.model, case let .task(tokenizer)? = s.tokenizer else {
             if case .gpt2 = s.model {
-                return .unavailable("the companion \(s.directory) is a decoder-only GPT-2: it has no task with a gold output to teacher-force and compare greedy decoding against, so attnviz runs this comparison on an encoder–decoder it trained (the default companion)")
+                return .unavailable("the companion \(s.directory) is a decoder-only GPT-2; attnviz runs this teacher-forcing vs cached-decoding comparison only on an encoder–decoder companion it trained (the default, models/reverse-words), not yet on a decoder-only one")
             }
             return .unavailable(reason)
         }

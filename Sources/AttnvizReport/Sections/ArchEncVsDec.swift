@@ -32,6 +32,48 @@ struct ArchEncVsDecSection: Section {
         m.parameterCounts.filter { $0.component.hasPrefix(stack + " ") }.map { ($0.component, $0.count / max(layers, 1)) }
     }
 
+    /// A head-averaged layer-0 self-attention map with the report's fixed 0–1 range.
+    static func selfMap(_ a: AttentionRecord, labels: [String], title: String) -> Heatmap? {
+        guard a.weights.shape == [a.heads, labels.count, labels.count], a.heads > 0 else { return nil }
+        var map = Heatmap(title: title, values: DecoderAnalysis.headMean(a), rows: labels.count, cols: labels.count, rowLabels: labels, colLabels: labels,
+                          xLabel: "key token (attended to)", yLabel: "query token (attending)", colorbarLabel: "attention weight", colormap: .viridis, range: ColorRange(0, 1))
+        map.maskLabel = "future (causal mask, −∞)"
+        return map
+    }
+
+    /// A decoder-only companion (GPT-2): no encoder side to compare; its causal self-attention
+    /// beside the main model's, and the share of weight on later positions in each.
+    func decoderOnly(_ t: Trace, _ s: Study, answer: [String]) -> SectionContent {
+        var answer = answer
+        answer.append(CompanionAnalysis.describe(t, s) + " This companion is decoder-only: it has no encoder and no cross-attention, so there is no encoder block of its own to set beside its decoder block (arch-overview draws its two-sub-layer block). Give an encoder–decoder with --decoder-model, e.g. the shipped models/reverse-words, to compare the two stacks of one model.")
+        let (tokens, layers) = CompanionAnalysis.decoderSide(t)
+        let labels = tokens.map(CompanionAnalysis.label)
+        var figures: [FigureSpec] = []
+        if let a = layers.first?.attention.first(where: { $0.kind == .decoderSelf }),
+           let map = Self.selfMap(a, labels: labels, title: "Companion \(t.model.name) (decoder-only) layer 0 self-attention, mean of \(a.heads) heads") {
+            figures.append(FigureSpec(file: Figures.file(id, "decoder-self"), figure: map,
+                                      caption: "The decoder-only companion on this input (layer 0, heads averaged): everything above the diagonal is masked (the future), weights exactly 0. Colour range 0–1."))
+        }
+        let main = s.trace.model
+        if let a = s.trace.layers.first?.selfAttention,
+           let map = Self.selfMap(a, labels: s.labels, title: "Main model \(main.name), layer 0 self-attention, mean of \(a.heads) heads") {
+            let kind = a.kind == .decoderSelf ? "causal: the upper triangle is masked" : "bidirectional: weight on both sides of the diagonal"
+            figures.append(FigureSpec(file: Figures.file(id, "main-self"), figure: map,
+                                      caption: "The main model on the report's sentence (layer 0, heads averaged), \(kind). Colour range 0–1."))
+        }
+        var findings: [Finding] = []
+        if let later = Self.later(layers, kind: .decoderSelf) {
+            findings.append("In the decoder-only companion's self-attention (\(later.layers) layers × \(t.model.heads) heads, \(tokens.count) tokens) the weight on later positions averages \("decoder_later_weight_mean", later.mean, "%g") per query and the largest single weight on a later position is \("decoder_later_weight_max", later.max, "%g").")
+        }
+        let mainKind: AttentionKind = main.architecture == .decoder ? .decoderSelf : .encoderSelf
+        if let m = Self.later(s.trace.layers, kind: mainKind) {
+            let which = main.architecture == .decoder ? "causal" : "bidirectional"
+            let baseline = main.architecture == .decoder ? "" : String(format: " (evenly spread attention: %.1f%%)", 100 * Self.uniformLater(s.n))
+            findings.append("The main model \(main.name) (\(which)) gives later positions on average \(percent: "main_later_weight_mean", m.mean, digits: 2) of a query's weight over its \(m.layers) layers and \(main.heads) heads on the \(s.n) tokens of this sentence\(baseline).")
+        }
+        return SectionContent(answer: answer, groups: [FigureGroup(figures: figures)], findings: findings)
+    }
+
     func build(_ s: Study) throws -> SectionContent {
         let main = s.trace.model
         let mainSentence: String
@@ -42,12 +84,13 @@ struct ArchEncVsDecSection: Section {
         }
         var answer = [
             "An encoder block has two sub-layers, each inside a residual connection with a LayerNorm: multi-head self-attention that is bidirectional (every token attends to every token, before and after it) and a position-wise feed-forward network. A decoder block of an encoder–decoder has three: self-attention with a causal mask (a position sees only itself and the positions before it, because at generation time the later tokens do not exist yet), cross-attention whose queries come from the decoder and whose keys and values come from the encoder's output, and the feed-forward network. A decoder-only model (GPT) has no encoder to attend to, so its block drops cross-attention: causal self-attention and the feed-forward network, two sub-layers like the encoder's, but masked.",
-            "The three lines of models follow. Encoder-only models (BERT and its descendants) read a whole text and give each token a vector that depends on both sides: classification, tagging, extractive question answering, retrieval and sentence embeddings; they are pre-trained by filling in masked tokens and do not generate. Decoder-only models (GPT) are trained to predict the next token and generate by appending their own outputs: open-ended text, and any task phrased as a continuation. Encoder–decoders (the original Transformer, Marian, T5, BART) map one sequence to another — translation, summarisation, here reversing the words of a sentence: the encoder reads the source bidirectionally once, the decoder writes the target left to right and consults the source through cross-attention at every layer. \(mainSentence)",
+            "The three lines of models follow. Encoder-only models (BERT and its descendants) read a whole text and give each token a vector that depends on both sides: classification, tagging, extractive question answering, retrieval and sentence embeddings; they are pre-trained by filling in masked tokens and do not generate. Decoder-only models (GPT) are trained to predict the next token and generate by appending their own outputs: open-ended text, and any task phrased as a continuation. Encoder–decoders (the original Transformer, Marian, T5, BART) map one sequence to another — translation, summarisation, or reversing the words of a sentence as the shipped companion does: the encoder reads the source bidirectionally once, the decoder writes the target left to right and consults the source through cross-attention at every layer. \(mainSentence)",
         ]
         let outcome = s.run(CompanionAnalysis.run(s))
         guard let t = outcome.trace, !t.decoderTokens.isEmpty else {
             return SectionContent(answer: answer, unavailable: outcome.reason ?? "the companion run has no decoder side")
         }
+        if CompanionAnalysis.isDecoderOnly(t) { return decoderOnly(t, s, answer: answer) }
         answer.append(CompanionAnalysis.describe(t, s) + " Its encoder reads the text's characters; its decoder reads the start token and the task's gold output shifted right; for a reversal task the two maps below are over the same characters in a different order (plus </s> at the end of the source, and the start token, shown as <pad>, at the front of the decoder input: Marian models start decoding with the pad id).")
         let c = t.model, d = c.dModel
 

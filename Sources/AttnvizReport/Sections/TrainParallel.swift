@@ -26,7 +26,7 @@ struct TrainParallelSection: Section {
         let main = s.trace.model
         let mainSentence: String
         switch main.architecture {
-        case .encoder: mainSentence = "The main model of this report, \(main.name), is an encoder: it generates nothing, so in training and in use it computes the whole input in one pass. The timeline below is the companion encoder–decoder's."
+        case .encoder: mainSentence = "The main model of this report, \(main.name), is an encoder: it generates nothing, so in training and in use it computes the whole input in one pass; the comparison below needs a decoder and uses the companion encoder–decoder."
         case .decoder: mainSentence = "The main model of this report, \(main.name), is a decoder-only model: it trains in one pass per text the same way and generates in the same dependent steps, without an encoder call."
         case .encoderDecoder: mainSentence = "The main model of this report, \(main.name), is an encoder–decoder and works the same way."
         }
