@@ -92,6 +92,16 @@ import Testing
         #expect(abs(((lsv["target_probability"] as? NSNumber)?.doubleValue ?? 0) - (1 - eps + eps / Double(V))) <= 4 * Double.ulpOfOne)
         let text = ((ls["findings"] as? [[String: Any]]) ?? []).compactMap { $0["text"] as? String }.joined()
         #expect(text.contains("records none"))
+        // arch-enc-vs-dec: a decoder-only page — no encoder parameters, no cross-attention, future weight 0;
+        // attn-cross and train-parallel say why they are not available.
+        let ed = try values("arch-enc-vs-dec")
+        #expect(ed["encoder_layer_parameters"] == nil && ed["cross_attention_parameters_per_layer"] == nil)
+        #expect((ed["decoder_later_weight_max"] as? NSNumber)?.doubleValue == 0)
+        #expect(!((try section("arch-enc-vs-dec")["figures"] as? [String]) ?? []).contains { $0.contains("encoder-block") })
+        for id in ["attn-cross", "train-parallel", "train-decoder-io"] {
+            let sec = try section(id)
+            #expect(sec["status"] as? String == "not available" && ((sec["reason"] as? String) ?? "").contains("decoder-only"), "\(id): \(sec["reason"] ?? "")")
+        }
         // arch-overview draws the companion's decoder block.
         #expect(((try section("arch-overview")["figures"] as? [String]) ?? []).contains { $0.contains("companion-decoder") })
         print("  gpt2 companion report: causal \(causal), lr \(lrv), smoothing \(lsv)")

@@ -67,15 +67,15 @@ struct TrainDecoderIOSection: Section {
             let inf = i < g ? [name(greedyInputs[i]), name(greedy[i]) + (i < n && greedy[i] == labels[i] ? "" : " ✗")] : ["", ""]
             rows.append(["\(i)"] + tf + inf)
         }
-        let table = TableSpec(caption: "Training vs inference, position by position (␣ = space; ✗ = not the gold label). Training: the decoder input is the start token + gold target shifted right, the label the gold target + </s>, the prediction the argmax of the teacher-forced logits. Inference: greedy decoding with the KV cache reads its own previous outputs.",
+        let table = TableSpec(caption: "Training vs inference, position by position (␣ = space; ✗ = not the gold label; the start token shows as <pad>: Marian models start decoding with the pad id). Training: the decoder input is the start token + gold target shifted right, the label the gold target + </s>, the prediction the argmax of the teacher-forced logits. Inference: greedy decoding with the KV cache reads its own previous outputs.",
                               header: ["position", "training: decoder input", "label (gold)", "teacher-forced argmax", "p(gold)", "inference: decoder input", "greedy output"], rows: rows)
         var findings: [Finding] = [
             "Teacher-forced, the companion's argmax equals the gold label at \("teacher_forced_correct", correct) of \("decoder_positions", n) decoder positions (\(percent: "teacher_forced_accuracy", Double(correct) / Double(max(n, 1)))); the mean probability of the gold label is \("mean_gold_probability", gold.reduce(0, +) / Double(max(n, 1)), "%.3f"), the lowest \("min_gold_probability", gold[worst], "%.3f") at position \(worst).",
         ]
         if let i = difference {
-            findings.append("Greedy decoding with the KV cache (\("greedy_decoder_calls", run.calls[4]) decoder calls, \("greedy_length", g) tokens) produced “\("greedy_output", text: greedyText)” for the gold “\(goldText)”: it first differs at position \("first_difference", i); from there on its decoder input is its own output, not the gold history it was trained on.")
+            findings.append("Greedy decoding with the KV cache (\("greedy_decoder_calls", run.calls[4]) decoder calls, \("greedy_length", g) tokens, </s> included) produced “\("greedy_output", text: greedyText)” for the gold “\(goldText)”: it first differs at position \("first_difference", i); from there on its decoder input is its own output, not the gold history it was trained on.")
         } else {
-            findings.append("Greedy decoding with the KV cache (\("greedy_decoder_calls", run.calls[4]) decoder calls, \("greedy_length", g) tokens) reproduced the gold target “\("greedy_output", text: greedyText)” exactly, so at inference it read the same inputs teacher forcing gave it.")
+            findings.append("Greedy decoding with the KV cache (\("greedy_decoder_calls", run.calls[4]) decoder calls, \("greedy_length", g) tokens, </s> included) reproduced the gold target “\("greedy_output", text: greedyText)” exactly, so at inference it read the same inputs teacher forcing gave it.")
         }
         // Greedy's input equals the gold one up to and including the first differing output's position.
         let fed = min((difference ?? g - 1) + 1, n, g)
