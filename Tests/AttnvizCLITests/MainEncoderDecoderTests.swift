@@ -89,9 +89,47 @@ import Testing
         #expect(html.contains("teacher-forced"))
         // No sentence that holds only for other architectures (the page, tags stripped).
         let page = html.replacingOccurrences(of: "<[^>]+>", with: " ", options: .regularExpression)
-        for wrong in ["is a causal decoder", "This is GPT-2", "In BERT (an encoder) every position", "tokens were dropped", "[CLS] and [SEP] included"] {
+        for wrong in ["is a causal decoder", "This is GPT-2", "In BERT (an encoder) every position", "tokens were dropped", "[CLS] and [SEP] included",
+                      // Review 2 of the --model reverse-words report: the model has a pad token (<pad>, id 2), sinusoidal
+                      // positions, no LayerNorm on the embedding sum, a ReLU FFN, and 2 + 2 blocks of different sizes.
+                      "has no pad token of its own", "learned vector for position", "this is what the LayerNorm receives",
+                      "Sum (input to the LayerNorm)", "first normalisation — the embedding sum", "is used for)",
+                      "instead of ReLU's exact 0", "where ReLU outputs exactly 0;", "of the 2 blocks adds", "this model has 50 rows",
+                      "(50 here)", "it was trained up to", "added special tokens.", "th of each layer"] {
             #expect(!page.contains(wrong), "\(name): “\(wrong)”")
         }
+        try Self.checkReviewFixes(root, config: config, name: name)
+    }
+
+    /// The numbers behind the review-2 fixes, recomputed from config.json and the definitions.
+    static func checkReviewFixes(_ root: [String: Any], config: [String: Any], name: String) throws {
+        let sections = try #require(root["sections"] as? [[String: Any]])
+        func values(_ id: String) -> [String: Any] { (sections.first { $0["id"] as? String == id }?["values"] as? [String: Any]) ?? [:] }
+        func int(_ key: String) throws -> Int { try #require((config[key] as? NSNumber)?.intValue, "config \(key)") }
+        let d = try int("d_model"), ff = try int("encoder_ffn_dim")
+        // One encoder block: self-attention (4 d×d + bias) + FFN + 2 LayerNorms; a decoder block adds
+        // cross-attention and its LayerNorm.
+        let encoderBlock = 4 * (d * d + d) + (d * ff + ff) + (ff * d + d) + 2 * (2 * d)
+        let decoderBlock = encoderBlock + 4 * (d * d + d) + 2 * d
+        let arch = values("arch-overview")
+        #expect((arch["parameters_per_layer"] as? NSNumber)?.intValue == encoderBlock, "\(name)")
+        #expect((arch["parameters_per_decoder_layer"] as? NSNumber)?.intValue == decoderBlock, "\(name)")
+        print("  \(name): encoder block \(encoderBlock), decoder block \(decoderBlock)")
+        // pos-sinusoidal draws this model's half-split table: it matches the recorded position rows
+        // (float32 angles grow with the position: tolerance 8 ulps × the largest position), and the
+        // interleaved one does not.
+        let pos = values("pos-sinusoidal")
+        let own = try #require((pos["table_vs_recorded_max_abs_diff"] as? NSNumber)?.doubleValue, "\(name): no table_vs_recorded_max_abs_diff")
+        let other = try #require((pos["interleaved_vs_recorded_max_abs_diff"] as? NSNumber)?.doubleValue)
+        print("  \(name): sinusoidal table vs recorded rows \(own), interleaved \(other)")
+        let rows = (pos["recorded_position_rows"] as? NSNumber)?.doubleValue ?? 0
+        #expect(rows > 0 && own <= 8 * Double(Float.ulpOfOne) * max(rows, 1), "\(name)")
+        #expect(other > 0.1)
+        // The padded run's reason names the pad token the model does have.
+        let vocab = try CompanionSectionTests.json(model + "/vocab.json")
+        let padId = try #require((vocab["<pad>"] as? NSNumber)?.intValue)
+        let padding = try #require(sections.first { $0["id"] as? String == "attn-padding-mask" })
+        #expect((padding["reason"] as? String)?.contains("<pad>, id \(padId)") == true, "\(name): \(padding["reason"] ?? "")")
     }
 
     /// In-process: the main trace's source tokens point back at the characters of the original text.

@@ -83,7 +83,7 @@ struct BlockFFNSection: Section {
         let lo = inactive.indices.min { inactive[$0] < inactive[$1] } ?? 0, hi = inactive.indices.max { inactive[$0] < inactive[$1] } ?? 0
         let ratio = Double(ff) / Double(max(d, 1))
         var findings: [Finding] = [
-            "Each of the \("layers", layers.count) layers maps d_model = \("d_model", d) → d_ff = \("d_ff", ff) (\("d_ff_ratio", ratio, "%.1f")×) → \(d); one layer's FFN has \("ffn_parameters_per_layer", perLayer) parameters, and the \(encoderDecoder ? "encoder's " : "")FFNs together hold \(percent: "ffn_parameter_share", Double(ffnTotal) / Double(total)) of the model's \(total) parameters and \(percent: "ffn_share_within_layers", Double(ffnTotal) / Double(max(inLayers, 1))) of those inside the layers.",
+            "Each of the \("layers", layers.count) layers maps d_model = \("d_model", d) → d_ff = \("d_ff", ff) (\("d_ff_ratio", ratio, "%.1f")×) → \(d); one layer's FFN has \("ffn_parameters_per_layer", perLayer) parameters, and the \(encoderDecoder ? "encoder's " : "")FFNs together hold \(percent: "ffn_parameter_share", Double(ffnTotal) / Double(total)) of the model's \(total) parameters and \(percent: "ffn_share_within_layers", Double(ffnTotal) / Double(max(inLayers, 1))) of those inside the \(encoderDecoder ? "encoder layers" : "layers").",
             "Inactive (\(definition)): from \(percent: "inactive_share_min", inactive[lo]) of the unit activations in layer \(layers[lo].index) to \(percent: "inactive_share_max", inactive[hi]) in layer \(layers[hi].index); \("units_inactive_for_every_token", dead.reduce(0, +)) units (summed over layers) are inactive for every token of this sentence.",
         ]
         if !relu {
