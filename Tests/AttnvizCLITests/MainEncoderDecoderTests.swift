@@ -125,11 +125,42 @@ import Testing
         let rows = (pos["recorded_position_rows"] as? NSNumber)?.doubleValue ?? 0
         #expect(rows > 0 && own <= 8 * Double(Float.ulpOfOne) * max(rows, 1), "\(name)")
         #expect(other > 0.1)
-        // The padded run's reason names the pad token the model does have.
-        let vocab = try CompanionSectionTests.json(model + "/vocab.json")
-        let padId = try #require((vocab["<pad>"] as? NSNumber)?.intValue)
+        // The model has a pad token, so the padded run is made (its numbers: paddedSourceChangesNoRealOutput).
         let padding = try #require(sections.first { $0["id"] as? String == "attn-padding-mask" })
-        #expect((padding["reason"] as? String)?.contains("<pad>, id \(padId)") == true, "\(name): \(padding["reason"] ?? "")")
+        #expect(padding["status"] as? String == "computed", "\(name): \(padding["reason"] ?? "")")
+        #expect(((padding["values"] as? [String: Any])?["pad_weight_max"] as? NSNumber)?.doubleValue == 0, "\(name)")
+    }
+
+    /// In-process: the source padded with <pad> (the id vocab.json gives it) under the key mask leaves
+    /// every real token's encoder output and the decoder's outputs as they were (float rounding only),
+    /// and no self- or cross-attention weight lands on a pad key.
+    @Test func paddedSourceChangesNoRealOutput() throws {
+        let session = try Session.open(directory: Self.model, note: nil)
+        let vocab = try CompanionSectionTests.json(Self.model + "/vocab.json")
+        let padId = try #require((vocab["<pad>"] as? NSNumber)?.intValue)
+        let base = try session.trace(text: "the cat sat on the mat")
+        let extra = 5
+        let padded = try #require(try session.tracePadded(base, padCount: extra))
+        let n = base.tokens.count, total = padded.tokens.count
+        #expect(total == n + extra && padded.tokens.suffix(extra).allSatisfy { $0.id == padId && $0.text == "<pad>" })
+        #expect(padded.decoderTokens.map(\.id) == base.decoderTokens.map(\.id))
+        var worst: Float = 0, scale: Float = 0, onPads: Float = 0
+        for (a, b) in zip(base.layers, padded.layers) {
+            #expect(a.stack == b.stack)
+            let d = a.output.rowWidth
+            let rows = a.stack == .encoder ? n : a.output.rowCount  // decoder rows: all of them
+            for k in 0..<(rows * d) { worst = max(worst, abs(a.output.data[k] - b.output.data[k])); scale = max(scale, abs(a.output.data[k])) }
+            for att in b.attention where att.kind != .decoderSelf {
+                let heads = att.weights.shape[0], nq = att.weights.shape[1], nk = att.weights.shape[2]
+                #expect(nk == total)
+                for h in 0..<heads { for i in 0..<nq { for j in n..<nk { onPads = max(onPads, att.weights.data[(h * nq + i) * nk + j]) } } }
+            }
+        }
+        let d = Float(base.model.dModel)
+        let tol = 8 * Float.ulpOfOne * (Float(total) * d).squareRoot() * max(scale, 1)
+        print("  padded source: max |Δ| real outputs \(worst) (scale \(scale), tol \(tol)), max weight on a pad key \(onPads)")
+        #expect(worst <= tol)
+        #expect(onPads == 0)
     }
 
     /// In-process: the main trace's source tokens point back at the characters of the original text.
