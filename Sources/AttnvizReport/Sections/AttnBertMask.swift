@@ -138,7 +138,8 @@ struct AttnBertMaskSection: Section {
                            ? "Layer \(layer), head \(head) with token \(p ?? 0) replaced by [MASK]: its row and its column are ordinary, non-zero weights. The maps share one colour range (0 to \(Chrome.format(map.range?.max ?? 1)))."
                            : "The same head on the padded batch: the \(pad) columns are blocked (hatched) and get exactly 0; the pad rows still compute outputs nobody reads.")
         }
-        if !series.isEmpty, series.allSatisfy({ $0.values.count == layerCount }) {
+        // Without the [MASK] run the chart would hold only the pad columns' zeros: nothing to see.
+        if masked != nil, !series.isEmpty, series.allSatisfy({ $0.values.count == layerCount }) {
             let chart = BarChart(title: "Mean weight a column receives, per layer", categories: (0..<layerCount).map { "L\($0)" },
                                  series: series, xLabel: "layer", yLabel: "mean weight per query (share of a row)")
             figures.append(FigureSpec(file: Figures.file(id, "columns"), figure: chart,
