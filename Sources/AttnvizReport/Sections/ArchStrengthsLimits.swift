@@ -127,7 +127,7 @@ struct ArchStrengthsLimitsSection: Section {
         findings.append(counted.appending(even > m.maxPositions ? ", beyond this model's \(m.maxPositions) positions." : "."))
         return SectionContent(
             answer: answer, groups: figures.isEmpty ? [] : [FigureGroup(figures: figures)],
-            tables: [TableSpec(caption: "Per length: forward time (\(Self.timedHow(s))), the share of it the fitted n² term explains, the memory a recorded run keeps, and the part of it that is attention maps (\(layers) layers × \(heads) heads × n² × 2 × 4 bytes).",
+            tables: rows.isEmpty ? [] : [TableSpec(caption: "Per length: forward time (\(Self.timedHow(s))), the share of it the fitted n² term explains, the memory a recorded run keeps, and the part of it that is attention maps (\(layers) layers × \(heads) heads × n² × 2 × 4 bytes).",
                                header: ["tokens", "ms", "n² share", "recorded MiB", "attention maps MiB"], rows: rows)],
             findings: findings, unavailable: unavailable)
     }

@@ -101,7 +101,7 @@ struct BlockFFNSection: Section {
                            caption: relu ? "After ReLU every negative input becomes exactly 0: the spike at 0."
                                : "After \(actName) the negative side is squeezed into a narrow band just below 0 (its minimum is ≈ −0.17), while positive inputs pass almost unchanged: a spike near 0 and a long right tail."),
                 FigureSpec(file: Figures.file(id, "inactive"), figure: bars,
-                           caption: "Share of (token, unit) pairs that are inactive, per layer; lowest in layer \(layers[lo].index) (\(Analysis.percent(inactive[lo]))), highest in layer \(layers[hi].index) (\(Analysis.percent(inactive[hi])))."),
+                           caption: "Share of (token, unit) pairs that are inactive, per layer; lowest in layer \(layers[lo].index) (\(Self.percent1(inactive[lo]))), highest in layer \(layers[hi].index) (\(Self.percent1(inactive[hi])))."),
             ])],
             tables: [TableSpec(caption: "Per layer: inactive share (\(definition)), share with pre-activation ≤ 0, and units inactive for every token.",
                                header: ["layer", "inactive", "pre ≤ 0", "units never active"],
@@ -134,4 +134,7 @@ struct BlockFFNSection: Section {
         for k in 0..<max { let i = Int((Double(k) * Double(count - 1) / Double(max - 1)).rounded()); if !out.contains(i) { out.append(i) } }
         return out
     }
+
+    /// A share with one decimal when whole percents would print two different layers as equal.
+    static func percent1(_ v: Double) -> String { String(format: "%.1f%%", v * 100) }
 }
