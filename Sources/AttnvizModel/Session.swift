@@ -125,8 +125,15 @@ public struct Session: Sendable {
     }
 
     /// The sentence of `trace` right-padded with `padCount` pad tokens under a padding mask, as
-    /// inside a batch with a longer one. nil for models without a pad token (GPT-2, Marian here).
+    /// inside a batch with a longer one. nil for models without a pad token (GPT-2). A Marian
+    /// encoder–decoder pads its source: the encoder masks the pad keys (as in `Tracer.trace`) and the
+    /// decoder reads the same decoder input as `trace`, cross-attending to the real source positions only.
     public func tracePadded(_ trace: Trace, padCount: Int) throws(ModelError) -> Trace? {
+        if case let .marian(m) = model, let padId = m.config.padTokenId {
+            let pads = (0..<padCount).map { _ in Token(text: "<pad>", id: padId, range: nil, isSpecial: true) }
+            return try Tracer.trace(model: model, tokens: trace.tokens + pads, decoderTokens: trace.decoderTokens.isEmpty ? nil : trace.decoderTokens,
+                                    sha256: sha256)
+        }
         guard case .bert = model, let pad = tokenizer?.padToken else { return nil }
         return try Tracer.tracePadded(model: model, padToken: pad, tokens: trace.tokens, padCount: padCount, sha256: sha256)
     }

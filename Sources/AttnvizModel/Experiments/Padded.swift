@@ -9,7 +9,10 @@ extension Session {
             return .unavailable("the sentence leaves no room for \(extra) pad tokens within the model's \(info.maxPositions) positions")
         }
         guard let t = try tracePadded(base, padCount: extra) else {
-            return .unavailable("attnviz pads BERT-style encoders only; this \(info.modelType) model has no pad token of its own")
+            if case let .marian(m) = model, let pad = m.config.padTokenId {
+                return .unavailable("attnviz runs padded batches on BERT-style encoders only, not on this encoder–decoder (\(info.modelType)), although it has a pad token (<pad>, id \(pad))")
+            }
+            return .unavailable("attnviz runs padded batches on BERT-style encoders only, and this \(info.modelType) model has no pad token")
         }
         return .trace(t)
     }

@@ -31,7 +31,7 @@ struct ArchOverviewSection: Section {
                     let (eb, er) = Self.boxes(c, tokens: t.tokens.count, scale: t.embeddings?.wordScale ?? 1)
                     figures.append(FigureSpec(file: Figures.file(id, "companion-encoder"), figure: BlockDiagram(
                         title: "Companion \(c.name): encoder stack, \(c.layers) layers, d_model \(c.dModel), \(c.normPlacement.rawValue)", boxes: eb, repeated: er, repeatLabel: "× \(c.layers) layers"),
-                        caption: "The companion encoder–decoder's encoder (not the main model), drawn from its config.json: \(c.layers) blocks of two sub-layers, as in the main model, on the \(t.tokens.count) source characters it read."))
+                        caption: "The companion encoder–decoder's encoder (not the main model), drawn from its config.json: \(c.layers) blocks of two sub-layers, as in the main model, on the \(t.tokens.count) source tokens it read\(t.tokens.last?.text == "</s>" ? " (\(t.tokens.count - 1) characters + </s>)" : "")."))
                     figures.append(FigureSpec(file: Figures.file(id, "companion-decoder"), figure: Self.decoderDiagram(t, label: "Companion \(c.name)"),
                                               caption: Self.decoderCaption(t, whose: "The companion's")))
                     extra.append("\(m.name) has no decoder, so the second and third diagrams show the companion encoder–decoder \(c.name) that the decoder and training sections use: its encoder stack beside its decoder stack, whose every block has three sub-layers.")
@@ -52,12 +52,13 @@ struct ArchOverviewSection: Section {
         let attention = 4 * (d * d + d), norm = 2 * d, ffn = (d * ff + ff) + (ff * d + d)
         let perLayer = attention + ffn + 2 * norm
         let positions = m.positions == .learned ? m.maxPositions * d : 0
+        let decoderPerLayer = perLayer + attention + norm  // encoder–decoder: + cross-attention and its LayerNorm
         let fromConfig: Int
         switch m.architecture {
         case .encoder: fromConfig = m.vocabSize * d + positions + m.typeVocabSize * d + norm + m.layers * perLayer  // + embedding LN
         case .decoder: fromConfig = m.vocabSize * d + positions + m.layers * perLayer + norm                       // + final ln_f
         case .encoderDecoder:  // decoder layers add cross-attention and its norm; the output bias has one entry per token
-            fromConfig = m.vocabSize * d + positions + m.layers * perLayer + m.decoderLayers * (perLayer + attention + norm) + m.vocabSize
+            fromConfig = m.vocabSize * d + positions + m.layers * perLayer + m.decoderLayers * decoderPerLayer + m.vocabSize
         }
         let used = m.parameterCounts.filter { !$0.component.hasPrefix("not used") }.reduce(0) { $0 + $1.count }
         let rows = m.parameterCounts.map { [$0.component, Analysis.grouped($0.count), Analysis.percent(Double($0.count) / Double(max(total, 1)))] }
@@ -74,10 +75,12 @@ struct ArchOverviewSection: Section {
                                header: ["component", "parameters", "share"], rows: rows)],
             findings: [
                 Finding("The checkpoint holds \(Analysis.grouped(total)) parameters; the config predicts \(Analysis.grouped(fromConfig)) for the parts attnviz runs, and the loaded weights have \(Analysis.grouped(used))" + (fromConfig == used ? " — they agree." : " — they differ.")),
-                "Embedding tables are \(percent: "embedding_share", embeddingShare) of all parameters; each of the \("layers", m.layers) blocks adds \(Analysis.grouped(perLayer)).",
+                m.architecture == .encoderDecoder
+                    ? "Embedding tables are \(percent: "embedding_share", embeddingShare) of all parameters; each of the \("layers", m.layers) encoder blocks adds \(Analysis.grouped(perLayer)) and each of the \("decoder_layers", m.decoderLayers) decoder blocks \(Analysis.grouped(decoderPerLayer)) (the same two sub-layers plus cross-attention and its LayerNorm)."
+                    : "Embedding tables are \(percent: "embedding_share", embeddingShare) of all parameters; each of the \("layers", m.layers) blocks adds \(Analysis.grouped(perLayer)).",
             ], values: [("parameters_checkpoint", .number(Double(total))), ("parameters_from_config", .number(Double(fromConfig))),
-                        ("parameters_loaded", .number(Double(used))), ("parameters_per_layer", .number(Double(perLayer)))
-            ])
+                        ("parameters_loaded", .number(Double(used))), ("parameters_per_layer", .number(Double(perLayer)))]
+                + (m.architecture == .encoderDecoder ? [("parameters_per_decoder_layer", .number(Double(decoderPerLayer)))] : []))
     }
 
     /// The diagram's boxes, bottom to top, and the ones that repeat per layer.

@@ -59,7 +59,7 @@ struct ArchStrengthsLimitsSection: Section {
         case .learned:
             limitSource = "This model learned one position vector per index, \(m.maxPositions) rows in all (0 to \(m.maxPositions - 1)): a token at index \(m.maxPositions) has no vector, so longer input cannot be run without cutting it — attnviz keeps the first \(m.maxPositions) tokens and says how many it dropped. The number is a training choice (cost grows with n², and long sequences were rare in the training data), not a law."
         case .sinusoidal:
-            limitSource = "This model computes its positions with sines and cosines, so any index has a vector, but it was trained up to \(m.maxPositions) positions; beyond that its behaviour is untested, and the cost still grows with n²."
+            limitSource = "This model computes its positions with sines and cosines, so any index has a vector, but its config caps the input at \(m.maxPositions) positions, and on lengths longer than its training inputs its behaviour is untested, and the cost still grows with n²."
         }
         let answer = [
             "Why it works: every token can draw on every other in one step (no long chain as in an RNN), the weights of that mixing are computed from the content itself, and the whole sequence trains in parallel on modern hardware — which made training on very large corpora practical.",
@@ -127,7 +127,7 @@ struct ArchStrengthsLimitsSection: Section {
         findings.append(counted.appending(even > m.maxPositions ? ", beyond this model's \(m.maxPositions) positions." : "."))
         return SectionContent(
             answer: answer, groups: figures.isEmpty ? [] : [FigureGroup(figures: figures)],
-            tables: [TableSpec(caption: "Per length: forward time (\(Self.timedHow(s))), the share of it the fitted n² term explains, the memory a recorded run keeps, and the part of it that is attention maps (\(layers) layers × \(heads) heads × n² × 2 × 4 bytes).",
+            tables: rows.isEmpty ? [] : [TableSpec(caption: "Per length: forward time (\(Self.timedHow(s))), the share of it the fitted n² term explains, the memory a recorded run keeps, and the part of it that is attention maps (\(layers) layers × \(heads) heads × n² × 2 × 4 bytes).",
                                header: ["tokens", "ms", "n² share", "recorded MiB", "attention maps MiB"], rows: rows)],
             findings: findings, unavailable: unavailable)
     }

@@ -34,7 +34,7 @@ struct AttnBertMaskSection: Section {
         if s.trace.model.architecture == .decoder {
             answer.append("This is GPT-2, a causal decoder trained to predict the next token: it has no [MASK] token (it never hides tokens in its input) and no padding token of its own; its only mask is the causal one (see the model view). Neither run below can be made for it.")
         } else if s.trace.model.architecture == .encoderDecoder {
-            answer.append("\(s.trace.model.name) is an encoder–decoder attnviz trained on a character task: its character vocabulary has no [MASK] token (it was not trained with masked-language modelling), and attnviz pads only BERT-style encoders. Its masks are the decoder's causal mask (attn-causal-mask) and, in a batch, the padding mask over the encoder's keys. Neither run below can be made for it.")
+            answer.append("\(s.trace.model.name) is an encoder–decoder attnviz trained on a character task: its character vocabulary has no [MASK] token (it was not trained with masked-language modelling), so the [MASK] run below cannot be made for it. Its masks are the decoder's causal mask (attn-causal-mask) and, in a batch, the padding mask over the encoder's keys\(s.padded.trace != nil ? ", which the padded run below shows on its encoder" : "").")
         }
         let p = Self.position(s)
         let maskedOutcome = p.map { s.run(.masked(position: $0)) }
@@ -108,6 +108,7 @@ struct AttnBertMaskSection: Section {
             findings.append(Finding("No [MASK] run: \(maskReason)."))
         }
 
+        let pad = padded?.tokens.last?.text ?? "[PAD]"  // the loaded model's pad token ([PAD], <pad>)
         if let padded, padded.layers.count == layerCount {
             let total = padded.tokens.count
             var padMax: Float = 0, padMean: [Double] = []
@@ -120,12 +121,12 @@ struct AttnBertMaskSection: Section {
                 } } }
                 padMean.append(sum / Double(max(w.shape[0] * n * (total - n), 1)))
             }
-            if padMean.count == layerCount, series.first.map({ $0.values.count == layerCount }) ?? true { series.append(("each [PAD] column (padded run)", padMean)) }
+            if padMean.count == layerCount, series.first.map({ $0.values.count == layerCount }) ?? true { series.append(("each \(pad) column (padded run)", padMean)) }
             if let a = padded.layers.indices.contains(layer) ? padded.layers[layer].selfAttention : nil, head < a.heads {
-                maps.append(Figures.head(a.weights, head: head, labels: padded.tokens.map(\.text), title: "L\(layer) H\(head), \(total - n) [PAD] added",
-                                         maskedBy: a.scores, maskLabel: "[PAD] key (score −∞)"))
+                maps.append(Figures.head(a.weights, head: head, labels: padded.tokens.map(\.text), title: "L\(layer) H\(head), \(total - n) \(pad) added",
+                                         maskedBy: a.scores, maskLabel: "\(pad) key (score −∞)"))
             }
-            findings.append("In the padded run (\("pad_tokens", total - n) [PAD] tokens) the largest weight any real query gives a [PAD] column, over all layers and heads, is \("pad_column_weight_max", Double(padMax), "%g"): the mask removes those columns, while the [MASK] column above keeps receiving weight.")
+            findings.append("In the padded run (\("pad_tokens", total - n) \(pad) tokens) the largest weight any real query gives a \(pad) column, over all layers and heads, is \("pad_column_weight_max", Double(padMax), "%g"): the mask removes those columns\(masked != nil ? ", while the [MASK] column above keeps receiving weight" : "").")
         } else {
             findings.append(Finding("No padded run: \(s.padded.reason)."))
         }
@@ -135,13 +136,14 @@ struct AttnBertMaskSection: Section {
             FigureSpec(file: Figures.file(id, k == 0 && masked != nil ? "masked" : "padded"), figure: map,
                        caption: k == 0 && masked != nil
                            ? "Layer \(layer), head \(head) with token \(p ?? 0) replaced by [MASK]: its row and its column are ordinary, non-zero weights. The maps share one colour range (0 to \(Chrome.format(map.range?.max ?? 1)))."
-                           : "The same head on the padded batch: the [PAD] columns are blocked (hatched) and get exactly 0; the pad rows still compute outputs nobody reads.")
+                           : "The same head on the padded batch: the \(pad) columns are blocked (hatched) and get exactly 0; the pad rows still compute outputs nobody reads.")
         }
-        if !series.isEmpty, series.allSatisfy({ $0.values.count == layerCount }) {
+        // Without the [MASK] run the chart would hold only the pad columns' zeros: nothing to see.
+        if masked != nil, !series.isEmpty, series.allSatisfy({ $0.values.count == layerCount }) {
             let chart = BarChart(title: "Mean weight a column receives, per layer", categories: (0..<layerCount).map { "L\($0)" },
                                  series: series, xLabel: "layer", yLabel: "mean weight per query (share of a row)")
             figures.append(FigureSpec(file: Figures.file(id, "columns"), figure: chart,
-                                      caption: "Averaged over heads and the other queries. The [MASK] column keeps receiving weight in every layer; a [PAD] column receives exactly 0 (no bar)."))
+                                      caption: "Averaged over heads and the other queries.\(masked != nil ? " The [MASK] column keeps receiving weight in every layer;" : "") a \(pad) column receives exactly 0 (no bar)."))
         }
         if let line {
             figures.append(FigureSpec(file: Figures.file(id, "cosine"), figure: line,

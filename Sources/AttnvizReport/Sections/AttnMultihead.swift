@@ -106,7 +106,7 @@ struct AttnMultiheadSection: Section {
             findings.append("Head \("previous_head", prev.head) of layer \("previous_layer", prev.layer) puts \(percent: "previous_share", prev.previous) of its weight on the previous token (not counting \(sink.name)).")
         }
         if let top = stats.max(by: { $0.special < $1.special }) {
-            findings.append("Head \("sink_head", top.head) of layer \("sink_layer", top.layer) sends \(percent: "sink_share", top.special) of its weight to \(sink.name) — a common “no-op” pattern when a head has nothing to look for.")
+            findings.append("Head \("sink_head", top.head) of layer \("sink_layer", top.layer) sends \(percent: "sink_share", top.special) of its weight to \(sink.name)\(top.special >= 0.3 ? " — a common “no-op” pattern when a head has nothing to look for" : ", the most of any head; that is too little for the “no-op” pattern (a head parking most of its weight there)").")
         }
         if let focused = stats.min(by: { $0.entropy < $1.entropy }) {
             findings.append("The most focused head overall is head \("focused_head", focused.head) of layer \("focused_layer", focused.layer) (\("focused_entropy_nats", focused.entropy, "%.3f") nats).")

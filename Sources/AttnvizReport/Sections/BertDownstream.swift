@@ -49,7 +49,7 @@ struct BertDownstreamSection: Section {
             : [["classification (single sentence or pair)", "[CLS]'s final vector (position 0)", "linear layer + softmax over classes"],
                ["tagging (NER, POS)", "each token's final vector", "linear layer per token"],
                ["extractive QA (question = A, passage = B)", pair ? "token outputs of segment B (here \(segB.count) tokens)" : "token outputs of segment B (this run has one segment; give --pair)", "start and end vectors: softmax over B's positions, span = best start ≤ end"],
-               ["sentence embedding (what \(m.name) is used for)", "all token outputs", "mean pooling"]]
+               ["sentence embedding\(m.architecture == .encoder && m.modelType == "bert" && m.typeVocabSize > 0 ? " (what \(m.name) is used for)" : "")", "all token outputs", "mean pooling"]]
         let table = TableSpec(caption: causal ? "Which output a causal decoder like \(m.name) offers each task (no [CLS], no segments)." : "Which output of BERT serves which task (the heads are added for fine-tuning; \(m.name) has none of them).",
                               header: ["task", "output used", "head"], rows: rows)
         guard let sub = Self.substitution(s) else {

@@ -65,7 +65,7 @@ struct BlockActivationsSection: Section {
         figures.append(FigureSpec(file: Figures.file(id, "run-on-curve"), figure: onCurve,
                                   caption: "Computed from the run: 98% of the \(sample.count) sampled inputs lie between the outer dashed lines (\(Chrome.format(q01)) to \(Chrome.format(q99))); the median \(Chrome.format(q50)) is on the curve's \(q50 < 0 ? "negative side, where GELU-like functions differ most from ReLU" : "positive side")."))
         figures.append(FigureSpec(file: Figures.file(id, "run-histogram"), figure: histPlot,
-                                  caption: "The same sample as a histogram: read it against the curve above — mass left of 0 is where \(curve.label) outputs small negative values instead of ReLU's exact 0."))
+                                  caption: "The same sample as a histogram: read it against the curve above — mass left of 0 is \(curve == .relu ? "where ReLU outputs exactly 0 (GELU would output small negative values there)" : "where \(curve.label) outputs small negative values instead of ReLU's exact 0")."))
 
         let negative = Double(sample.filter { $0 < 0 }.count) / Double(sample.count)
         let bump = Double(sample.filter { $0 < 0 && $0 > -3 }.count) / Double(sample.count)
@@ -78,12 +78,24 @@ struct BlockActivationsSection: Section {
         }
         gapRelu /= Double(sample.count); slope /= Double(sample.count)
         let step = max(1, (s.trace.layers.first?.ffnPre.count ?? 0) / 5_000)
-        let sampleText = step == 1 ? "all \(total) FFN pre-activations of the run" : "a strided sample of \(sample.count) of the run's \(total) FFN pre-activations (every \(step)th of each layer)"
+        let sampleText = step == 1 ? "all \(total) FFN pre-activations of the run" : "a strided sample of \(sample.count) of the run's \(total) FFN pre-activations (every \(Self.ordinal(step)) of each layer)"
         var findings: [Finding] = [
-            "The loaded model uses \("activation", text: m.activation) (\(curve.label)). Of \(sampleText), \(percent: "negative_share", negative) are negative and \(percent: "between_minus3_and_0_share", bump) lie in (−3, 0), where \(curve == .relu ? "ReLU outputs exactly 0" : "\(curve.label) outputs a small negative value and ReLU would output 0"); the 1%, 50% and 99% quantiles are \("quantile_01", q01, "%.2f"), \("median", q50, "%.2f") and \("quantile_99", q99, "%.2f").",
+            "The loaded model uses \("activation", text: m.activation) (\(curve.label)). Of \(sampleText), \(percent: "negative_share", negative) are negative and \(percent: "between_minus3_and_0_share", bump) lie in (−3, 0), where \(curve == .relu ? "GELU and ReLU differ most (ReLU outputs 0 for every negative input, GELU a small negative value)" : "\(curve.label) outputs a small negative value and ReLU would output 0"); the 1%, 50% and 99% quantiles are \("quantile_01", q01, "%.2f"), \("median", q50, "%.2f") and \("quantile_99", q99, "%.2f").",
             "On these inputs the mean slope f′(x) is \("mean_derivative", slope, "%.3f"), and \(curve.label) differs from ReLU by \("mean_abs_diff_from_relu", gapRelu, "%.3f") on average; the erf and tanh forms of GELU differ by at most \("gelu_erf_tanh_max_abs_diff", tanhGap, "%.1e") here.",
         ]
         if curve == .relu { findings.removeLast(); findings.append("On these inputs the mean slope is \("mean_derivative", slope, "%.3f"): the share of inputs above 0.") }
         return SectionContent(answer: answer, groups: [FigureGroup(figures: figures)], findings: findings, values: [("sampled_values", .number(Double(sample.count)))])
+    }
+
+    /// 1st, 2nd, 3rd, 4th, …, 11th, 12th, 13th, 21st.
+    static func ordinal(_ k: Int) -> String {
+        let tens = k % 100
+        if (11...13).contains(tens) { return "\(k)th" }
+        switch k % 10 {
+        case 1: return "\(k)st"
+        case 2: return "\(k)nd"
+        case 3: return "\(k)rd"
+        default: return "\(k)th"
+        }
     }
 }

@@ -24,11 +24,21 @@ struct BlockBatchNormSection: Section {
         Self.others.map { .otherText($0, pair: nil) } + (s.paddedExperiment.map { [$0] } ?? [])
     }
 
+    /// Where the statistics are taken: the input of the first LayerNorm when that is the embedding sum
+    /// (BERT), else the embedding sum, said plainly.
+    static func normInput(_ m: ModelInfo) -> String {
+        let parts = "token + position\(m.typeVocabSize > 0 ? " + segment" : "")"
+        if m.architecture != .encoderDecoder {
+            return "the input of the model's first normalisation — the embedding sum (\(parts))"
+        }
+        return "the embedding sum (\(parts)), the input of layer 0 (this model has no LayerNorm on the embedding sum; its first LayerNorm follows layer 0's self-attention residual add)"
+    }
+
     func build(_ s: Study) throws -> SectionContent {
         let answer = [
             "BatchNorm normalises each feature with the mean and variance taken over the batch (for sequences: over every position of every sentence in it), then applies a learned scale and shift. During training those are the batch's own statistics; at inference it uses running averages collected during training, so a single sentence can be normalised — but with different numbers from the ones it was trained with. Its strengths show in CNNs with large batches: it stabilises and speeds up training, allows larger learning rates, adds a little regularising noise, and at inference it folds into the preceding linear layer for free.",
             "For text its weaknesses dominate: the statistics depend on which sentences share the batch, so small or variable batches give noisy statistics; sentences have different lengths, so pads enter the statistics unless they are masked out; and the gap between batch statistics in training and running statistics at inference (the train/test mismatch) grows when batch statistics fluctuate, as they do strongly in NLP (Shen et al., 2020). LayerNorm, which this model uses, computes a token's statistics from that token alone.",
-            "Below, real batches are formed from this sentence and built-in sentences of other lengths (sizes \(Self.sizes.map(String.init).joined(separator: ", "))), and BatchNorm's statistics are computed on the input of the model's first normalisation — the embedding sum (token + position\(s.trace.model.typeVocabSize > 0 ? " + segment" : "")) — with and without the pads counted. This model contains no BatchNorm; these are the statistics it would use.",
+            "Below, real batches are formed from this sentence and built-in sentences of other lengths (sizes \(Self.sizes.map(String.init).joined(separator: ", "))), and BatchNorm's statistics are computed on \(Self.normInput(s.trace.model)) — with and without the pads counted. This model contains no BatchNorm; these are the statistics it would use.",
         ]
         guard let main = s.trace.embeddings else { return SectionContent(answer: answer, unavailable: "the run recorded no embeddings") }
         let d = main.sum.rowWidth
@@ -126,7 +136,7 @@ struct BlockBatchNormSection: Section {
              Analysis.fixed(distance(st.noPad), 3), st.withPad.map { Analysis.fixed(distance($0), 3) } ?? "—",
              Analysis.fixed(moved(st.noPad), 3), st.withPad.map { Analysis.fixed(moved($0), 3) } ?? "—"]
         }
-        let noPads = padBase == nil ? " \(s.trace.model.name) has no pad token of its own (\(s.padded.reason)), so only the pads-excluded statistics are shown." : ""
+        let noPads = padBase == nil ? " No padded run was made (\(s.padded.reason)), so only the pads-excluded statistics are shown." : ""
         return SectionContent(
             answer: answer + (notRun.isEmpty ? [] : ["\(notRun.count) of the built-in sentences could not be run and are left out."]),
             groups: [FigureGroup(figures: [

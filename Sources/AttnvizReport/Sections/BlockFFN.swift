@@ -83,7 +83,7 @@ struct BlockFFNSection: Section {
         let lo = inactive.indices.min { inactive[$0] < inactive[$1] } ?? 0, hi = inactive.indices.max { inactive[$0] < inactive[$1] } ?? 0
         let ratio = Double(ff) / Double(max(d, 1))
         var findings: [Finding] = [
-            "Each of the \("layers", layers.count) layers maps d_model = \("d_model", d) → d_ff = \("d_ff", ff) (\("d_ff_ratio", ratio, "%.1f")×) → \(d); one layer's FFN has \("ffn_parameters_per_layer", perLayer) parameters, and the \(encoderDecoder ? "encoder's " : "")FFNs together hold \(percent: "ffn_parameter_share", Double(ffnTotal) / Double(total)) of the model's \(total) parameters and \(percent: "ffn_share_within_layers", Double(ffnTotal) / Double(max(inLayers, 1))) of those inside the layers.",
+            "Each of the \("layers", layers.count) layers maps d_model = \("d_model", d) → d_ff = \("d_ff", ff) (\("d_ff_ratio", ratio, "%.1f")×) → \(d); one layer's FFN has \("ffn_parameters_per_layer", perLayer) parameters, and the \(encoderDecoder ? "encoder's " : "")FFNs together hold \(percent: "ffn_parameter_share", Double(ffnTotal) / Double(total)) of the model's \(total) parameters and \(percent: "ffn_share_within_layers", Double(ffnTotal) / Double(max(inLayers, 1))) of those inside the \(encoderDecoder ? "encoder layers" : "layers").",
             "Inactive (\(definition)): from \(percent: "inactive_share_min", inactive[lo]) of the unit activations in layer \(layers[lo].index) to \(percent: "inactive_share_max", inactive[hi]) in layer \(layers[hi].index); \("units_inactive_for_every_token", dead.reduce(0, +)) units (summed over layers) are inactive for every token of this sentence.",
         ]
         if !relu {
@@ -101,7 +101,7 @@ struct BlockFFNSection: Section {
                            caption: relu ? "After ReLU every negative input becomes exactly 0: the spike at 0."
                                : "After \(actName) the negative side is squeezed into a narrow band just below 0 (its minimum is ≈ −0.17), while positive inputs pass almost unchanged: a spike near 0 and a long right tail."),
                 FigureSpec(file: Figures.file(id, "inactive"), figure: bars,
-                           caption: "Share of (token, unit) pairs that are inactive, per layer; lowest in layer \(layers[lo].index) (\(Analysis.percent(inactive[lo]))), highest in layer \(layers[hi].index) (\(Analysis.percent(inactive[hi])))."),
+                           caption: "Share of (token, unit) pairs that are inactive, per layer; lowest in layer \(layers[lo].index) (\(Self.percent1(inactive[lo]))), highest in layer \(layers[hi].index) (\(Self.percent1(inactive[hi])))."),
             ])],
             tables: [TableSpec(caption: "Per layer: inactive share (\(definition)), share with pre-activation ≤ 0, and units inactive for every token.",
                                header: ["layer", "inactive", "pre ≤ 0", "units never active"],
@@ -134,4 +134,7 @@ struct BlockFFNSection: Section {
         for k in 0..<max { let i = Int((Double(k) * Double(count - 1) / Double(max - 1)).rounded()); if !out.contains(i) { out.append(i) } }
         return out
     }
+
+    /// A share with one decimal when whole percents would print two different layers as equal.
+    static func percent1(_ v: Double) -> String { String(format: "%.1f%%", v * 100) }
 }

@@ -48,7 +48,7 @@ struct BlockGradientsSection: Section {
         let ticks = xs.map { ($0, $0 == 0 ? "emb" : "L\(Int($0) - 1)") }
         let scalePlot = LinePlot(title: "Scale of the hidden state through depth (log₁₀ of the RMS over tokens and features)",
                                  series: runs.indices.map { .init(name: runs[$0].name, x: xs, y: rms[$0].map { log10(max($0, 1e-30)) }, dashed: $0 > 0, markers: true) },
-                                 xLabel: "output of (emb = embeddings after their LayerNorm)", yLabel: "log₁₀ RMS of the hidden state", xTicks: ticks)
+                                 xLabel: s.trace.embeddings.map { $0.output == $0.sum } == true ? "output of (emb = the embedding sum; this model has no LayerNorm there)" : "output of (emb = embeddings after their LayerNorm)", yLabel: "log₁₀ RMS of the hidden state", xTicks: ticks)
         var cosPlot = LinePlot(title: "How alike the tokens become: mean cosine similarity between all pairs of tokens",
                                series: runs.indices.map { .init(name: runs[$0].name, x: xs, y: cosine[$0], dashed: $0 > 0, markers: true) },
                                xLabel: "output of (emb = embeddings)", yLabel: "mean pairwise cosine", xTicks: ticks)
@@ -63,9 +63,9 @@ struct BlockGradientsSection: Section {
             findings.append("Without \(r.name == "neither" ? "residual and LayerNorm" : String(r.name.dropFirst(3))): RMS \("rms_last_\(r.key)", rms[i][last], "%.3g") after the last layer (×\("rms_growth_\(r.key)", growth, "%.3g") from the embeddings), mean cosine between tokens \("cosine_last_\(r.key)", cosine[i][last], "%.3f").")
         }
         let tableRows = (0..<depth).map { k in [ticks[k].1] + runs.indices.map { Chrome.format(rms[$0][k]) } + runs.indices.map { Analysis.fixed(cosine[$0][k], 3) } }
-        if !missing.isEmpty { answer.append("Not run: " + missing.joined(separator: "; ") + ".") }
+        if !missing.isEmpty && runs.count > 1 { answer.append("Not run: " + missing.joined(separator: "; ") + ".") }
         let noLN = runs.firstIndex { $0.key == "no_layernorm" }, noRes = runs.firstIndex { $0.key == "no_residual" }
-        let scaleCaption = "Dashed lines are ablations. " + (noLN.map { "Without LayerNorm the scale " + (rms[$0][last] > trained[last] ? "grows to \(Chrome.format(rms[$0][last])) by the last layer" : "ends at \(Chrome.format(rms[$0][last]))") + " against \(Chrome.format(trained[last])) as trained. " } ?? "")
+        let scaleCaption = (runs.count > 1 ? "Dashed lines are ablations. " : "") + (noLN.map { "Without LayerNorm the scale " + (rms[$0][last] > trained[last] ? "grows to \(Chrome.format(rms[$0][last])) by the last layer" : "ends at \(Chrome.format(rms[$0][last]))") + " against \(Chrome.format(trained[last])) as trained. " } ?? "")
             + (post ? "With LayerNorm after every add the scale is set by the LayerNorms' γ, β, whatever came before." : "As trained, pre-LN's stream grows because every block adds to it and nothing renormalises it.")
         let cosCaption = noRes.map { "Without the residual path the tokens' vectors end at a mean cosine of \(Analysis.fixed(cosine[$0][last], 3)) (as trained \(Analysis.fixed(cosine[0][last], 3))): " + (cosine[$0][last] > cosine[0][last] ? "repeated attention averaging pulls them together and the token identity carried by the skip path is lost." : "here they do not collapse further than the trained model.") } ?? ""
         return SectionContent(

@@ -47,8 +47,11 @@ struct InputBertEmbeddingsSection: Section {
         guard let e = s.trace.embeddings, e.word.rowCount == s.n, e.position.shape == e.word.shape, e.sum.shape == e.word.shape, s.n > 0 else {
             return SectionContent(answer: answer, unavailable: "this run recorded no embedding components")
         }
+        let noNorm = e.output == e.sum
+        // Post-LN without an embedding LayerNorm (Marian): the sum goes into layer 0 as is. (Pre-LN
+        // GPT-2's sum does go into a LayerNorm first: block 0's ln_1.)
+        let sumIsBlockInput = noNorm && m.normPlacement == .post
         if !hasSegments {
-            let noNorm = s.trace.embeddings.map { $0.output == $0.sum } ?? false
             answer = ["\(m.name) (\(m.normPlacement.rawValue) \(m.architecture.rawValue)) has no segment table: its input is the token embedding plus the \(m.positions.rawValue) position embedding\(noNorm ? ", with no LayerNorm after the sum (\(m.normPlacement == .pre ? "the first pre-LN block normalises its own input" : "the first block takes the sum as is"))" : ""). BERT adds a third, segment component and a LayerNorm; the figures below show the components this model has and their sum."]
         }
         let n = s.n, d = e.word.rowWidth
@@ -64,17 +67,23 @@ struct InputBertEmbeddingsSection: Section {
         let types = s.trace.tokens.map(\.typeId)
         let boundary = types.firstIndex { $0 != types.first }
         var figures: [FigureSpec] = parts.map { name, x in
-            var title = "\(name == "sum" ? "Sum (input to the LayerNorm)" : name.capitalized + " embedding") rows, \(n) × \(d)"
+            var title = "\(name == "sum" ? (sumIsBlockInput ? "Sum (input to the first block)" : "Sum (input to the LayerNorm)") : name.capitalized + " embedding") rows, \(n) × \(d)"
             if name == "segment", let b = boundary { title += ": segment A rows 0–\(b - 1), B rows \(b)–\(n - 1)" }
             var map = Heatmap(title: title, values: x.data, rows: n, cols: d, rowLabels: labels, colLabels: nil, xLabel: "dimension",
                               yLabel: "token", colorbarLabel: clipped ? "value (clipped at ±\(Chrome.format(range.max)))" : "value",
                               colormap: .blueRed, range: range)
             map.maxLabelWidth = 90
-            return FigureSpec(file: Figures.file(id, name), figure: map, caption: caption(name, boundary: boundary, range: range.max, maps: parts.count))
+            return FigureSpec(file: Figures.file(id, name), figure: map, caption: caption(name, boundary: boundary, range: range.max, maps: parts.count, sinusoidal: m.positions == .sinusoidal, noNorm: sumIsBlockInput, wordScale: e.wordScale))
         }
         // Norms per position of every component, with the segment boundary marked.
         let xs = (0..<n).map(Double.init)
-        var series = parts.map { LinePlot.Series(name: $0.0, x: xs, y: Analysis.rowNorms($0.1), markers: n <= 64) }
+        // The token part as it enters the sum: scaled by √d_model when the model scales it.
+        let scaledName = "token × \(Analysis.fixed(Double(e.wordScale)))"
+        var series = parts.map { name, x in
+            name == "token" && e.wordScale != 1
+                ? LinePlot.Series(name: scaledName, x: xs, y: Analysis.rowNorms(x).map { $0 * Double(e.wordScale) }, markers: n <= 64)
+                : LinePlot.Series(name: name, x: xs, y: Analysis.rowNorms(x), markers: n <= 64)
+        }
         if let b = boundary {
             let all = series.flatMap(\.y)
             series.append(.init(name: "segment boundary (B starts at \(b))", x: [Double(b) - 0.5, Double(b) - 0.5], y: [0, all.max() ?? 1], dashed: true))
@@ -83,7 +92,7 @@ struct InputBertEmbeddingsSection: Section {
         plot.includeZero = true
         if n <= 10 { plot.xTicks = (0..<n).map { (Double($0), labels[$0]) } }
         figures.append(FigureSpec(file: Figures.file(id, "norms"), figure: plot,
-                                  caption: "Which part dominates the sum at each position\(boundary != nil ? "; the dashed vertical line is where segment B begins" : "")\(hasSegments ? ". The LayerNorm output (not drawn) is far larger: see the findings" : "")."))
+                                  caption: "Which part dominates the sum at each position\(e.wordScale != 1 ? " (the token line is the looked-up row × \(Analysis.fixed(Double(e.wordScale))) = √d_model, the part that enters the sum)" : "")\(boundary != nil ? "; the dashed vertical line is where segment B begins" : "")\(hasSegments ? ". The LayerNorm output (not drawn) is far larger: see the findings" : "")."))
 
         // The two segment vectors and their difference, on their own range (an enlargement).
         if let t = e.tokenType, t.shape == e.word.shape, let b = boundary {
@@ -127,14 +136,16 @@ struct InputBertEmbeddingsSection: Section {
             unavailable: hasSegments ? nil : "\(m.name) has no segment (token-type) embeddings: its input is token + position only, shown below.")
     }
 
-    func caption(_ name: String, boundary: Int?, range: Double, maps: Int) -> String {
+    func caption(_ name: String, boundary: Int?, range: Double, maps: Int, sinusoidal: Bool = false, noNorm: Bool = false, wordScale: Float = 1) -> String {
         let scale = "All \(maps == 4 ? "four" : "\(maps)") maps share one colour range (±\(Chrome.format(range)))."
         switch name {
         case "token": return "One row per token id, as looked up; repeated ids give repeated rows. \(scale)"
         case "segment": return (boundary.map { "Rows 0–\($0 - 1) (segment A) are one vector, rows from \($0) on (segment B) another: the stripes change at the boundary." }
                                 ?? "Every row is the same type-0 vector: with one sentence the segment part is a constant shift.") + " " + scale
-        case "position": return "Row i is the learned vector for position i, whatever the token. \(scale)"
-        default: return "The elementwise sum of the maps above; this is what the LayerNorm receives. \(scale)"
+        case "position": return "Row i is the \(sinusoidal ? "fixed sinusoidal" : "learned") vector for position i, whatever the token. \(scale)"
+        default:
+            let summed = wordScale == 1 ? "The elementwise sum of the maps above" : "The elementwise sum of the maps above, the token rows first multiplied by \(Analysis.fixed(Double(wordScale)))"
+            return "\(summed); this is what \(noNorm ? "the first block receives (this model has no LayerNorm after the sum)" : "the LayerNorm receives"). \(scale)"
         }
     }
 }

@@ -38,7 +38,7 @@ struct InputTokenizeSection: Section {
         let split = words.filter { $0.1 > 1 }
         let unk = tokens.filter { $0.text == unkName }.count
         let added = tokens.filter { $0.isSpecial && $0.range == nil }.count
-        var findings: [Finding] = ["The text became \("tokens", tokens.count) tokens, including \("added_special_tokens", added) added special tokens."]
+        var findings: [Finding] = ["The text became \("tokens", tokens.count) tokens, including \("added_special_tokens", added) added special token\(added == 1 ? "" : "s")."]
         let content = tokens.count - added
         if unk > 0 {
             let share = Double(unk) / Double(max(content, 1))

@@ -26,7 +26,7 @@ struct PosLearnedSection: Section {
     func build(_ s: Study) throws -> SectionContent {
         let m = s.trace.model
         let answer = [
-            "Instead of computing positions with sines, BERT and GPT-2 learn one vector per position index, like any other embedding, and add it to the token embedding. The model can shape these vectors however helps its task, at the price of a hard maximum length: this model has \(m.maxPositions) rows, numbered 0 to \(m.maxPositions - 1), so there is no vector for position \(m.maxPositions) and longer input must be cut.",
+            "Instead of computing positions with sines, BERT and GPT-2 learn one vector per position index, like any other embedding, and add it to the token embedding. The model can shape these vectors however helps its task, at the price of a hard maximum length: \(m.positions == .learned ? "this model has \(m.maxPositions) rows, numbered 0 to \(m.maxPositions - 1), so there is no vector for position \(m.maxPositions)" : "a table of N rows has no vector for position N") and longer input must be cut.",
             "Nothing forces a learned table to be smooth or to resemble the sinusoidal one; what it looks like is an empirical fact about the checkpoint. The figures show this model's table: the rows this sentence used, and the similarity of rows as a function of their distance over the whole table, beside the same curve for the sinusoidal encoding at this width.",
         ]
         guard m.positions == .learned, let pos = s.trace.embeddings?.position else {

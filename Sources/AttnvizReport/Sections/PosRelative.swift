@@ -95,7 +95,7 @@ struct PosRelativeSection: Section {
             header: ["scheme", "where it enters", "trained?", "longer inputs than trained on", "used by"],
             rows: [
                 ["absolute sinusoidal" + (m.positions == .sinusoidal ? mark : ""), "added to the input embeddings once", "no (fixed formula)", "defined for any position, but quality drops in practice", "original Transformer, Marian"],
-                ["learned absolute" + (m.positions == .learned ? mark : ""), "added to the input embeddings once", "yes (one vector per position)", "impossible beyond the table (\(m.maxPositions) here)", "BERT, MiniLM, GPT-2, RoBERTa"],
+                ["learned absolute" + (m.positions == .learned ? mark : ""), "added to the input embeddings once", "yes (one vector per position)", "impossible beyond the table\(m.positions == .learned ? " (\(m.maxPositions) here)" : "")", "BERT, MiniLM, GPT-2, RoBERTa"],
                 ["relative (Shaw et al.)", "added to keys (and values) inside every attention layer, per clipped offset", "yes", "offsets beyond the clip share one vector", "Music Transformer; variants in Transformer-XL, T5 (a scalar bias per offset bucket), DeBERTa"],
                 ["RoPE (rotary)", "rotates q and k inside every attention layer", "no (fixed angles)", "moderate; extended by rescaling the angles", "LLaMA, Mistral, GPT-NeoX, Qwen"],
                 ["ALiBi", "subtracts slope·distance from every score", "no (fixed slopes per head)", "good (the design goal)", "BLOOM, MPT"],
