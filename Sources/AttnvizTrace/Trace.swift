@@ -251,15 +251,19 @@ public final class Recorder: @unchecked Sendable {
     /// What is kept of each layer; `fullLayers` keep everything.
     public let keep: TraceParts
     public let fullLayers: Set<Int>
+    /// Parts kept of particular layers on top of `keep` (e.g. the scores of the one layer a section draws).
+    public let layerParts: [Int: TraceParts]
 
-    public init(keep: TraceParts = .all, fullLayers: Set<Int> = []) {
+    public init(keep: TraceParts = .all, fullLayers: Set<Int> = [], layerParts: [Int: TraceParts] = [:]) {
         self.keep = keep
         self.fullLayers = fullLayers
+        self.layerParts = layerParts
     }
 
     public func record(_ e: EmbeddingRecord) { embeddings = e }
     public func record(decoderEmbedding e: EmbeddingRecord) { decoderEmbeddings = e }
     public func record(_ l: LayerRecord) {
+        let keep = self.keep.union(layerParts[l.index] ?? [])
         guard keep != .all, !fullLayers.contains(l.index) else { layers.append(l); return }
         // Dropped here, as each layer arrives, so a long run never holds more than one layer's extra.
         let none = Tensor(uncheckedShape: [0], data: [])
