@@ -62,13 +62,15 @@ extension Session {
     /// Encoder–decoder models: the encoder side alone, unchanged runs only (other texts, a substituted
     /// token, a repeat); nil for the changed forwards.
     func traceChanged(_ tokens: [Token], options: ForwardOptions, keyMask: [Bool]? = nil, dropped: Int = 0,
-                      keep: TraceParts = .all, fullLayers: Set<Int> = [], layerParts: [Int: TraceParts] = [:]) throws(ModelError) -> Trace? {
+                      keep: TraceParts = .all, fullLayers: Set<Int> = [], layerParts: [Int: TraceParts] = [:],
+                      droppedFloats: ((Int) -> Void)? = nil) throws(ModelError) -> Trace? {
         var info = model.info
         info.sha256 = sha256
         // Long runs keep only what the sections that ask for the experiment read (each experiment
         // says what); short ones keep everything.
         let slim = tokens.count > Self.slimAbove
         let recorder = Recorder(keep: slim ? keep : .all, fullLayers: fullLayers, layerParts: layerParts)
+        defer { droppedFloats?(recorder.droppedFloats) }
         switch model {
         case let .bert(bert):
             let last = try bert.forward(ids: tokens.map(\.id), typeIds: tokens.map(\.typeId), keyMask: keyMask, options: options, recorder: recorder)
