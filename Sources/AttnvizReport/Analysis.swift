@@ -90,9 +90,11 @@ enum Analysis {
     /// JS = ½Σp log p + ½Σq log q − Σm log m, with m = (p+q)/2 — one log per element and pair,
     /// through `log2Positive` over raw pointers (vectorized: at 256 tokens the libm version
     /// made attn-multihead the slowest section, 278 ms).
+    /// `rowStride` > 1 averages over every rowStride-th query row only (0, s, 2s, …): long inputs.
     /// w: [heads, n, n] → [heads.count, heads.count]
-    static func jsDivergences(_ w: Tensor, heads: [Int]) -> [Float] {
+    static func jsDivergences(_ w: Tensor, heads: [Int], rowStride: Int = 1) -> [Float] {
         let n = w.shape[1], m = w.shape[2], k = heads.count
+        let rows = Array(stride(from: 0, to: n, by: max(rowStride, 1)))
         var out = [Float](repeating: 0, count: k * k)
         let pairs = (0..<k).flatMap { a in ((a + 1)..<k).map { (a, $0) } }
         var values = [Double](repeating: 0, count: pairs.count)
@@ -103,7 +105,7 @@ enum Analysis {
             let scratch = UnsafeMutablePointer<Double>.allocate(capacity: max(m, 1))
             defer { scratch.deallocate() }
             for (a, h) in heads.enumerated() {
-                for i in 0..<n { own[a * n + i] = sumXlog2x(base + (h * n + i) * m, nil, count: m, scratch: scratch) }
+                for i in rows { own[a * n + i] = sumXlog2x(base + (h * n + i) * m, nil, count: m, scratch: scratch) }
             }
             values.withUnsafeMutableBufferPointer { buf in
                 let v = SharedPointer(buf.baseAddress!)
@@ -113,11 +115,11 @@ enum Analysis {
                     for p in range {
                         let (a, b) = pairs[p]
                         var total = 0.0
-                        for i in 0..<n {
+                        for i in rows {
                             let mix = sumXlog2x(base + (heads[a] * n + i) * m, base + (heads[b] * n + i) * m, count: m, scratch: mine)
                             total += 0.5 * own[a * n + i] + 0.5 * own[b * n + i] - mix
                         }
-                        v.base[p] = max(0, total / Double(max(n, 1)))
+                        v.base[p] = max(0, total / Double(max(rows.count, 1)))
                     }
                 }
             }
@@ -217,6 +219,16 @@ enum Analysis {
         let s = e.reduce(0, +)
         return e.map { $0 / s }
     }
+
+    /// `softmax` of `row` in place; `max` is row.max() (the same arithmetic, in the same order).
+    static func softmaxInPlace(_ row: inout [Double], max m: Double) {
+        var s = 0.0
+        for j in row.indices { row[j] = exp(row[j] - m) }
+        for x in row { s += x }
+        for j in row.indices { row[j] /= s }
+    }
+
+    static func maxOf(_ row: [Double]) -> Double { row.max() ?? 0 }
 
     /// Frobenius norm of the softmax Jacobian diag(p) − p pᵀ, in closed form:
     /// ‖J‖² = Σp² − 2Σp³ + (Σp²)² (expand the squares of δ_ij p_i − p_i p_j).

@@ -251,19 +251,27 @@ public final class Recorder: @unchecked Sendable {
     /// What is kept of each layer; `fullLayers` keep everything.
     public let keep: TraceParts
     public let fullLayers: Set<Int>
+    /// Parts kept of particular layers on top of `keep` (e.g. the scores of the one layer a section draws).
+    public let layerParts: [Int: TraceParts]
 
-    public init(keep: TraceParts = .all, fullLayers: Set<Int> = []) {
+    public init(keep: TraceParts = .all, fullLayers: Set<Int> = [], layerParts: [Int: TraceParts] = [:]) {
         self.keep = keep
         self.fullLayers = fullLayers
+        self.layerParts = layerParts
     }
 
     public func record(_ e: EmbeddingRecord) { embeddings = e }
     public func record(decoderEmbedding e: EmbeddingRecord) { decoderEmbeddings = e }
+    /// Floats left out of the kept layers (what a recorder keeping everything would hold on top).
+    public private(set) var droppedFloats = 0
     public func record(_ l: LayerRecord) {
+        let keep = self.keep.union(layerParts[l.index] ?? [])
         guard keep != .all, !fullLayers.contains(l.index) else { layers.append(l); return }
         // Dropped here, as each layer arrives, so a long run never holds more than one layer's extra.
         let none = Tensor(uncheckedShape: [0], data: [])
         var l = l
+        let before = Self.floats(l)
+        defer { droppedFloats += before - Self.floats(l) }
         for i in l.attention.indices {
             if !keep.contains(.scores) { l.attention[i].scores = none }
             if !keep.contains(.weights) { l.attention[i].weights = none }
@@ -274,5 +282,13 @@ public final class Recorder: @unchecked Sendable {
         }
         if !keep.contains(.intermediates) { l.sublayers = []; l.ffnPre = none; l.ffnAct = none }
         layers.append(l)
+    }
+
+    /// Floats held by a layer's tensors.
+    static func floats(_ l: LayerRecord) -> Int {
+        var f = l.ffnPre.count + l.ffnAct.count + l.output.count
+        for a in l.attention { f += a.scores.count + a.weights.count + a.q.count + a.k.count + a.v.count + a.context.count + a.output.count }
+        for s in l.sublayers { f += s.residualIn.count + s.output.count + s.residualOut.count + s.normInput.count + s.normOutput.count }
+        return f
     }
 }

@@ -84,7 +84,7 @@ extension Attnviz {
                                   trace: trace, layers: layers?.values, heads: heads?.values, format: format, timings: !noTimings)
                 let experiments = ReportPlan.experiments(for: study)
                 say("running \(experiments.count) experiments")
-                study.runs = session.run(experiments, base: trace, companion: Companion.open(directory: decoderModel))
+                study.runs = session.run(experiments, base: trace, companion: Companion.open(directory: decoderModel), drawnLayer: study.layers.first ?? 0)
                 try ReportBuilder(templates: templatesDir, progress: say).write(study, to: outputFolder)
                 print(URL(fileURLWithPath: outputFolder).appendingPathComponent("index.html").standardized.path)
         }

@@ -90,7 +90,7 @@ func reportFigureFiles(text: String, label: String, out: String) throws -> [Stri
     let session = try Session.open(directory: ModelRegistry.defaultDirectory, note: nil)
     let trace = try session.trace(text: text)
     var study = Study(inputName: label, text: text, pair: nil, trace: trace, layers: nil, heads: nil, format: .png)
-    study.runs = session.run(ReportPlan.experiments(for: study), base: trace)
+    study.runs = session.run(ReportPlan.experiments(for: study), base: trace, drawnLayer: study.layers.first ?? 0)
     try ReportBuilder(templates: try TemplateLocator.find(override: nil)).write(study, to: out)
     return try FileManager.default.contentsOfDirectory(atPath: out + "/figures").filter { $0.hasSuffix(".png") }.sorted()
         .map { out + "/figures/" + $0 }
@@ -382,7 +382,7 @@ func benchRender(text: String, label: String, reps: Int, sections: Bool = false)
         var study = Study(inputName: label, text: text, pair: nil, trace: trace, layers: nil, heads: nil, format: .png)
         t = now()
         let experiments = ReportPlan.experiments(for: study)
-        study.runs = session.run(experiments, base: trace)
+        study.runs = session.run(experiments, base: trace, drawnLayer: study.layers.first ?? 0)
         let runs = now() - t
         experimentCount = experiments.count
         let out = NSTemporaryDirectory() + "attnviz-bench-report"

@@ -3,7 +3,7 @@ import AttnvizTrace
 extension Session {
     /// `.dropout(seed:)`: the forward as in training, with the model's own dropout probabilities
     /// (config.json; HF's default 0.1 for a key that is absent).
-    func dropout(seed: UInt64, base: Trace) throws(ModelError) -> ExperimentOutcome {
+    func dropout(seed: UInt64, base: Trace, drawnLayer: Int = 0) throws(ModelError) -> ExperimentOutcome {
         var options = ForwardOptions()
         switch model {
         case let .bert(bert):
@@ -18,6 +18,9 @@ extension Session {
         guard let d = options.dropout, [d.hidden, d.attention, d.embedding].allSatisfy({ $0 >= 0 && $0 < 1 }) else {
             return .unavailable("config.json gives a dropout probability outside [0, 1)")
         }
-        return try changedOutcome(base.tokens, options: options, keep: [.scores, .weights])  // train-dropout
+        // train-dropout: every layer's weights; scores of the first layer (the share dropped) and the drawn one.
+        let first = base.layers.first?.index ?? 0
+        return try changedOutcome(base.tokens, options: options, keep: .weights,
+                                  layerParts: Dictionary(uniqueKeysWithValues: Set([first, drawnLayer]).map { ($0, TraceParts.scores) }))
     }
 }

@@ -13,7 +13,10 @@ extension Session {
         for n in lengths where n > 0 && n <= model.info.maxPositions {
             let run = (0..<n).map { ids[$0 % ids.count] }  // [n]
             let tokens = run.map { Token(text: "", id: $0, range: nil, isSpecial: false) }
-            let recorded = try traceChanged(tokens, options: .none)
+            // Long runs drop each layer's tensors as they arrive and count them (a full 512-token
+            // trace is ≈ 270 MB, held while every other experiment's outcome is).
+            var dropped = 0
+            let recorded = try traceChanged(tokens, options: .none, keep: [], droppedFloats: { dropped = $0 })
             let seconds: Double
             switch model {
             case let .bert(bert):
@@ -24,7 +27,7 @@ extension Session {
             case .marian:
                 return .unavailable("attnviz times single-stack models (BERT, GPT-2) only")
             }
-            out.append(Measurement(label: "forward", n: n, seconds: seconds, bytes: recorded.map(Self.bytes) ?? 0))
+            out.append(Measurement(label: "forward", n: n, seconds: seconds, bytes: recorded.map { Self.bytes($0) + dropped * MemoryLayout<Float>.size } ?? 0))
         }
         return .measured(out, tensors: [:])
     }

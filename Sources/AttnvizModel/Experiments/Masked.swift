@@ -9,6 +9,6 @@ extension Session {
         guard base.tokens.indices.contains(position) else { return .unavailable("the run has no token \(position)") }
         var tokens = base.tokens
         tokens[position] = Token(text: t.options.mask, id: id, typeId: tokens[position].typeId, range: tokens[position].range, isSpecial: true)
-        return try changedOutcome(tokens, options: .none, keep: [.scores, .weights])  // attn-bert-mask
+        return try changedOutcome(tokens, options: .none, keep: .weights)  // attn-bert-mask: every layer's weights, no scores
     }
 }

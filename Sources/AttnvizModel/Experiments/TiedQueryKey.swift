@@ -6,6 +6,7 @@ extension Session {
         guard layer >= 0, layer < model.info.layers else { return .unavailable("the model has no layer \(layer)") }
         var options = ForwardOptions()
         options.tiedQueryKeyLayer = layer
-        return try changedOutcome(base.tokens, options: options, keep: [], fullLayers: [layer])  // attn-qk-different: that layer
+        // attn-qk-different: that layer's scores, weights and q, k, v; every layer's output.
+        return try changedOutcome(base.tokens, options: options, keep: [], layerParts: [layer: [.scores, .weights, .projections]])
     }
 }
