@@ -31,7 +31,7 @@ public enum TextTokenizer: Sendable {
             return (Array(tokens.prefix(maxLength)), max(0, tokens.count - maxLength))
         case let .task(t):
             if pair != nil { throw .input(path: source, problem: "--pair needs a model with segment embeddings (BERT); this encoder–decoder reads one text") }
-            let (tokens, _, dropped) = t.encode(text)
+            let (tokens, _, dropped, _) = t.encode(text)
             return (tokens, dropped)
         }
     }
@@ -105,7 +105,7 @@ public struct Session: Sendable {
     /// (start token + the task's gold output shifted right).
     func traceTask(_ t: TaskTokenizer, text: String, pair: String?, source: String) throws(ModelError) -> Trace {
         if pair != nil { throw .input(path: source, problem: "--pair needs a model with segment embeddings (BERT); this encoder–decoder reads one text") }
-        let (tokens, decoder, dropped) = t.encode(text)
+        let (tokens, decoder, dropped, _) = t.encode(text)
         guard !tokens.isEmpty else { throw .input(path: source, problem: "the text gives no characters") }
         let trace = try Tracer.trace(model: model, tokens: tokens, dropped: dropped, decoderTokens: decoder, sha256: sha256)
         if dropped > 0 {

@@ -51,20 +51,32 @@ public struct TaskTokenizer: Sendable {
         }
     }
 
+    /// The ids of one teacher-forced example: the text cut at a word boundary (`kept`, `dropped`
+    /// characters gone), `source` = its characters + `</s>`, `labels` = the task's gold output + `</s>`,
+    /// `decoder` = the start token `<pad>` + labels shifted right. Empty ids when nothing is kept.
+    public struct Example: Sendable {
+        public var kept: String, dropped: Int, source: [Int], labels: [Int], decoder: [Int]
+    }
+
+    public func example(_ text: String) -> Example {
+        let (kept, dropped) = Companion.cut(text, limit: maxCharacters)
+        guard !kept.isEmpty else { return Example(kept: kept, dropped: dropped, source: [], labels: [], decoder: []) }
+        let labels = vocabulary.encode(task.target(kept))
+        return Example(kept: kept, dropped: dropped, source: vocabulary.encode(kept), labels: labels, decoder: [CharVocabulary.pad] + labels.dropLast())
+    }
+
     /// Source tokens (characters of the cut text with their ranges in `text`, then `</s>`), the
     /// teacher-forced decoder tokens (start token + gold output shifted right; `changeLast` replaces
-    /// the last one by another character), and how many characters were cut off.
-    public func encode(_ text: String, changeLast: Bool = false) -> (source: [Token], decoder: [Token], dropped: Int) {
-        let (kept, dropped) = Companion.cut(text, limit: maxCharacters)
-        guard !kept.isEmpty else { return ([], [], dropped) }
-        let mapped = Self.normalizedScalars(text)
-        let ranges: [Range<Int>?] = Array(mapped.prefix(kept.unicodeScalars.count).map(\.range))
-        let labels = vocabulary.encode(task.target(kept))
-        var decoder = [CharVocabulary.pad] + labels.dropLast()
+    /// the last one by another character), how many characters were cut off, and the ids behind them.
+    public func encode(_ text: String, changeLast: Bool = false) -> (source: [Token], decoder: [Token], dropped: Int, example: Example) {
+        let e = example(text)
+        guard !e.source.isEmpty else { return ([], [], e.dropped, e) }
+        let ranges: [Range<Int>?] = Array(Self.normalizedScalars(text).prefix(e.kept.unicodeScalars.count).map(\.range))
+        var decoder = e.decoder
         if changeLast, let last = decoder.last {
             let x = vocabulary.encode("x").first ?? CharVocabulary.unknown, y = vocabulary.encode("y").first ?? CharVocabulary.unknown
             decoder[decoder.count - 1] = last == x ? y : x
         }
-        return (tokens(vocabulary.encode(kept), ranges: ranges), tokens(decoder), dropped)
+        return (tokens(e.source, ranges: ranges), tokens(decoder), e.dropped, e)
     }
 }

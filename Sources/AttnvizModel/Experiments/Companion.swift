@@ -65,12 +65,10 @@ public enum Companion: Sendable {
         guard case let .session(s) = self else { return .unavailable(reason) }
         switch (s.model, s.tokenizer) {
         case let (.marian, .task(t)?):
-            let (source, decoder, dropped) = t.encode(text, changeLast: changeLast)
+            let (source, decoder, dropped, e) = t.encode(text, changeLast: changeLast)
             guard !source.isEmpty else { return .unavailable("the text has no characters for the companion to read") }
             var trace = try Tracer.trace(model: s.model, tokens: source, dropped: dropped, decoderTokens: decoder, sha256: s.sha256)
-            let kept = Self.cut(text, limit: t.maxCharacters).text
-            trace.decoderAlignment = Self.decoderAlignment(task: t.task, source: kept, sourceIDs: t.vocabulary.encode(kept),
-                                                           labels: t.vocabulary.encode(t.task.target(kept)))
+            trace.decoderAlignment = Self.decoderAlignment(task: t.task, source: e.kept, sourceIDs: e.source, labels: e.labels)
             return .trace(trace)
         case let (.gpt2, tokenizer?):
             return try runDecoderOnly(s, tokenizer, text: text, changeLast: changeLast)

@@ -26,11 +26,10 @@ extension Companion {
             }
             return .unavailable(reason)
         }
-        let task = tokenizer.task, vocabulary = tokenizer.vocabulary
-        let (source, _) = Self.cut(text, limit: tokenizer.maxCharacters)
-        guard !source.isEmpty else { return .unavailable("the text has no characters for the companion to read") }
-        let sourceIDs = vocabulary.encode(source), labels = vocabulary.encode(task.target(source))
-        let decoderIDs = [CharVocabulary.pad] + labels.dropLast()
+        let vocabulary = tokenizer.vocabulary
+        let e = tokenizer.example(text)
+        guard !e.source.isEmpty else { return .unavailable("the text has no characters for the companion to read") }
+        let sourceIDs = e.source, labels = e.labels, decoderIDs = e.decoder
         let n = decoderIDs.count, d = marian.config.dModel, vocab = marian.config.vocabSize
         var calls = [Float](repeating: 0, count: 5)
 
