@@ -16,7 +16,6 @@ struct ArchEncVsDecSection: Section {
 
     /// Sum of the weight on later keys (mean over heads and queries), over the self-attention
     /// records of one kind; nil when there is none.
-
     static func later(_ layers: [LayerRecord], kind: AttentionKind) -> (mean: Double, max: Double, layers: Int)? {
         var total = 0.0, largest = 0.0, rows = 0, count = 0
         for l in layers {
@@ -32,6 +31,15 @@ struct ArchEncVsDecSection: Section {
         m.parameterCounts.filter { $0.component.hasPrefix(stack + " ") }.map { ($0.component, $0.count / max(layers, 1)) }
     }
 
+    /// The main model's share of weight on later positions, beside the uniform baseline (encoders).
+    static func mainLater(_ s: Study) -> Finding? {
+        let main = s.trace.model
+        guard let m = later(s.trace.layers, kind: main.architecture == .decoder ? .decoderSelf : .encoderSelf) else { return nil }
+        let which = main.architecture == .decoder ? "causal" : "bidirectional"
+        let baseline = main.architecture == .decoder ? "" : String(format: " (evenly spread attention: %.1f%%)", 100 * uniformLater(s.n))
+        return "The main model \(main.name) (\(which)) gives later positions on average \(percent: "main_later_weight_mean", m.mean, digits: 2) of a query's weight over its \(m.layers) layers and \(main.heads) heads on the \(s.n) tokens of this sentence\(baseline)."
+    }
+
     /// A head-averaged layer-0 self-attention map with the report's fixed 0–1 range.
     static func selfMap(_ a: AttentionRecord, labels: [String], title: String) -> Heatmap? {
         guard a.weights.shape == [a.heads, labels.count, labels.count], a.heads > 0 else { return nil }
@@ -39,6 +47,15 @@ struct ArchEncVsDecSection: Section {
                           xLabel: "key token (attended to)", yLabel: "query token (attending)", colorbarLabel: "attention weight", colormap: .viridis, range: ColorRange(0, 1))
         map.maskLabel = "future (causal mask, −∞)"
         return map
+    }
+
+    /// The main model's layer-0 self-attention (full or causal) as a figure.
+    func mainMap(_ s: Study) -> FigureSpec? {
+        guard let a = s.trace.layers.first?.selfAttention,
+              let map = Self.selfMap(a, labels: s.labels, title: "Main model \(s.trace.model.name), layer 0 self-attention, mean of \(a.heads) heads") else { return nil }
+        let kind = a.kind == .decoderSelf ? "causal: the upper triangle is masked" : "bidirectional: weight on both sides of the diagonal"
+        return FigureSpec(file: Figures.file(id, "main-self"), figure: map,
+                          caption: "The main model on the report's sentence (layer 0, heads averaged), \(kind). Colour range 0–1.")
     }
 
     /// A decoder-only companion (GPT-2): no encoder side to compare; its causal self-attention
@@ -54,23 +71,12 @@ struct ArchEncVsDecSection: Section {
             figures.append(FigureSpec(file: Figures.file(id, "decoder-self"), figure: map,
                                       caption: "The decoder-only companion on this input (layer 0, heads averaged): everything above the diagonal is masked (the future), weights exactly 0. Colour range 0–1."))
         }
-        let main = s.trace.model
-        if let a = s.trace.layers.first?.selfAttention,
-           let map = Self.selfMap(a, labels: s.labels, title: "Main model \(main.name), layer 0 self-attention, mean of \(a.heads) heads") {
-            let kind = a.kind == .decoderSelf ? "causal: the upper triangle is masked" : "bidirectional: weight on both sides of the diagonal"
-            figures.append(FigureSpec(file: Figures.file(id, "main-self"), figure: map,
-                                      caption: "The main model on the report's sentence (layer 0, heads averaged), \(kind). Colour range 0–1."))
-        }
+        if let f = mainMap(s) { figures.append(f) }
         var findings: [Finding] = []
         if let later = Self.later(layers, kind: .decoderSelf) {
             findings.append("In the decoder-only companion's self-attention (\(later.layers) layers × \(t.model.heads) heads, \(tokens.count) tokens) the weight on later positions averages \("decoder_later_weight_mean", later.mean, "%g") per query and the largest single weight on a later position is \("decoder_later_weight_max", later.max, "%g").")
         }
-        let mainKind: AttentionKind = main.architecture == .decoder ? .decoderSelf : .encoderSelf
-        if let m = Self.later(s.trace.layers, kind: mainKind) {
-            let which = main.architecture == .decoder ? "causal" : "bidirectional"
-            let baseline = main.architecture == .decoder ? "" : String(format: " (evenly spread attention: %.1f%%)", 100 * Self.uniformLater(s.n))
-            findings.append("The main model \(main.name) (\(which)) gives later positions on average \(percent: "main_later_weight_mean", m.mean, digits: 2) of a query's weight over its \(m.layers) layers and \(main.heads) heads on the \(s.n) tokens of this sentence\(baseline).")
-        }
+        if let f = Self.mainLater(s) { findings.append(f) }
         return SectionContent(answer: answer, groups: [FigureGroup(figures: figures)], findings: findings)
     }
 
@@ -133,24 +139,12 @@ struct ArchEncVsDecSection: Section {
         let encLabels = t.tokens.map(CompanionAnalysis.label), decLabels = t.decoderTokens.map(CompanionAnalysis.label)
         for (a, labels, name, what) in [(enc, encLabels, "encoder", "every cell may be non-zero: each character attends to those before and after it"),
                                         (dec, decLabels, "decoder", "everything above the diagonal is masked (the future): weights exactly 0")] {
-            guard let a, a.weights.shape == [a.heads, labels.count, labels.count], a.heads > 0 else { continue }
-            var map = Heatmap(title: "Companion \(name) layer 0 self-attention, mean of \(a.heads) heads", values: DecoderAnalysis.headMean(a),
-                              rows: labels.count, cols: labels.count, rowLabels: labels, colLabels: labels, xLabel: "key token (attended to)",
-                              yLabel: "query token (attending)", colorbarLabel: "attention weight", colormap: .viridis, range: ColorRange(0, 1))
-            map.maskLabel = "future (causal mask, −∞)"
+            guard let a, let map = Self.selfMap(a, labels: labels, title: "Companion \(name) layer 0 self-attention, mean of \(a.heads) heads") else { continue }
             figures.append(FigureSpec(file: Figures.file(id, "\(name)-self"), figure: map,
                                       caption: "The companion's \(name) self-attention on this input (layer 0, heads averaged): \(what). Same colour range 0–1 in both maps."))
         }
         // The main model's first layer, full or causal.
-        if let a = s.trace.layers.first?.selfAttention, a.weights.shape == [a.heads, s.n, s.n], a.heads > 0 {
-            var map = Heatmap(title: "Main model \(main.name), layer 0 self-attention, mean of \(a.heads) heads", values: DecoderAnalysis.headMean(a),
-                              rows: s.n, cols: s.n, rowLabels: s.labels, colLabels: s.labels, xLabel: "key token (attended to)",
-                              yLabel: "query token (attending)", colorbarLabel: "attention weight", colormap: .viridis, range: ColorRange(0, 1))
-            map.maskLabel = "future (causal mask, −∞)"
-            let kind = a.kind == .decoderSelf ? "causal: the upper triangle is masked" : "bidirectional: weight on both sides of the diagonal"
-            figures.append(FigureSpec(file: Figures.file(id, "main-self"), figure: map,
-                                      caption: "The main model on the report's sentence (layer 0, heads averaged), \(kind). Colour range 0–1."))
-        }
+        if let f = mainMap(s) { figures.append(f) }
 
         // Parameters per layer of each stack.
         let encParts = Self.perLayer(c, stack: "encoder", layers: c.layers), decParts = Self.perLayer(c, stack: "decoder", layers: c.decoderLayers)
@@ -176,12 +170,7 @@ struct ArchEncVsDecSection: Section {
                 decLater.max == 0 ? " The decoder's share is exactly 0: the mask removes the future, it is not learned." : "")
                 .appending(" Attention spread evenly over all \(t.tokens.count) source tokens would give later positions \(String(format: "%.1f%%", 100 * Self.uniformLater(t.tokens.count))) on average (a query at position i has n − 1 − i later keys of n)."))
         }
-        let mainKind: AttentionKind = main.architecture == .decoder ? .decoderSelf : .encoderSelf
-        if let m = Self.later(s.trace.layers, kind: mainKind) {
-            let which = main.architecture == .decoder ? "causal" : "bidirectional"
-            let baseline = main.architecture == .decoder ? "" : String(format: " (evenly spread attention: %.1f%%)", 100 * Self.uniformLater(s.n))
-            findings.append("The main model \(main.name) (\(which)) gives later positions on average \(percent: "main_later_weight_mean", m.mean, digits: 2) of a query's weight over its \(m.layers) layers and \(main.heads) heads on the \(s.n) tokens of this sentence\(baseline).")
-        }
+        if let f = Self.mainLater(s) { findings.append(f) }
         return SectionContent(answer: answer, groups: [FigureGroup(figures: figures)], tables: [table], findings: findings)
     }
 }
