@@ -58,7 +58,7 @@ public struct BertModel: Sendable {
     }
 
     public let config: BertConfig
-    let wordEmbeddings: Tensor      // [vocab, d]
+    let wordEmbeddings: MappedRows  // [vocab, d], rows read from the checkpoint as tokens need them
     let positionEmbeddings: Tensor  // [positions, d]
     let tokenTypeEmbeddings: Tensor // [types, d]
     let embeddingNorm: LayerNorm
@@ -75,7 +75,7 @@ public struct BertModel: Sendable {
         let prefix = checkpoint.tensors["bert.embeddings.word_embeddings.weight"] != nil ? "bert." : ""
         let r = WeightReader(file: checkpoint, prefix: prefix)
         let eps = config.layerNormEps
-        let word = try r.tensor("embeddings.word_embeddings.weight", [config.vocabSize, d])
+        let word = try r.rows("embeddings.word_embeddings.weight", config.vocabSize, d)
         let pos = try r.tensor("embeddings.position_embeddings.weight", [config.maxPositionEmbeddings, d])
         let types = try r.tensor("embeddings.token_type_embeddings.weight", [config.typeVocabSize, d])
         let embNorm = try r.layerNorm("embeddings.LayerNorm", d, eps: eps)
@@ -145,10 +145,10 @@ public struct BertModel: Sendable {
             throw .input(path: "input", problem: "token type \(bad) is outside 0..<\(config.typeVocabSize)")
         }
         let record = recorder != nil
+        let word = try wordEmbeddings.gather(ids)                             // [n, d]
         var x = try math("embeddings") { () throws(TensorError) -> Tensor in
-            let word = try Ops.gather(wordEmbeddings, rows: ids)              // [n, d]
             let pos = try options.positions ? Ops.gather(positionEmbeddings, rows: Array(0..<n))  // [n, d]
-                : Tensor.zeros([n, wordEmbeddings.shape[1]])
+                : Tensor.zeros([n, wordEmbeddings.cols])
             let type = try Ops.gather(tokenTypeEmbeddings, rows: typeIds)     // [n, d]
             let sum = try Ops.add(try Ops.add(word, pos), type)               // [n, d]
             var out = try embeddingNorm(sum)                                  // [n, d]

@@ -87,6 +87,13 @@ final class WeightReader {
         return try file.tensor(full, requireFinite: true)
     }
 
+    /// A [rows, cols] table left in the checkpoint, read a row at a time (`MappedRows`).
+    func rows(_ name: String, _ rows: Int, _ cols: Int) throws(ModelError) -> MappedRows {
+        let table = try MappedRows(file, name: prefix + name, rows: rows, cols: cols)
+        used.insert(prefix + name)
+        return table
+    }
+
     func linear(_ name: String, out: Int, in inDim: Int, layout: WeightLayout = .outIn, bias: Bool = true) throws(ModelError) -> Linear {
         let shape = layout == .outIn ? [out, inDim] : [inDim, out]
         return Linear(weight: try tensor(name + ".weight", shape), bias: bias ? try tensor(name + ".bias", [out]) : nil, layout: layout)

@@ -54,7 +54,10 @@ public enum ModelRegistry {
         let weightsPath = (directory as NSString).appendingPathComponent("model.safetensors")
         switch probe.modelType {
         case "bert":
-            return .bert(try BertModel.load(directory: directory, configJSON: configJSON, checkpoint: try SafetensorsFile(path: weightsPath)))
+            let checkpoint = try SafetensorsFile(path: weightsPath)
+            let bert = try BertModel.load(directory: directory, configJSON: configJSON, checkpoint: checkpoint)
+            checkpoint.releasePages()  // the model keeps the mapping for its word embeddings (MappedRows)
+            return .bert(bert)
         case "gpt2":
             return .gpt2(try GPT2Model.load(directory: directory, configJSON: configJSON, checkpoint: try SafetensorsFile(path: weightsPath)))
         case "marian":

@@ -50,6 +50,53 @@ final class MappedFile: @unchecked Sendable {
     }
 
     var bytes: UnsafeRawBufferPointer { UnsafeRawBufferPointer(start: base, count: size) }
+
+    /// Drops the mapping's resident pages (read-only and never written, so nothing is lost: a later
+    /// read pages the file in again). A copy in memory keeps its pages.
+    func releasePages() {
+        guard !copied, let base else { return }
+        _ = madvise(UnsafeMutableRawPointer(mutating: base), size, MADV_DONTNEED)
+    }
+}
+
+/// A [rows, cols] float tensor left in its checkpoint and read a row at a time: a vocabulary-sized
+/// embedding table (MiniLM's is 30,522 × 384, 47 MB) of which one forward reads a few hundred
+/// rows. Only the rows read are ever resident. Each row read is checked finite.
+public final class MappedRows: @unchecked Sendable {
+    let checkpoint: SafetensorsFile
+    let info: TensorInfo
+    public let rows: Int, cols: Int
+
+    init(_ checkpoint: SafetensorsFile, name: String, rows: Int, cols: Int) throws(ModelError) {
+        guard let info = checkpoint.tensors[name] else { throw .missingWeight(path: checkpoint.path, name: name) }
+        guard info.shape == [rows, cols] else { throw .weightShape(path: checkpoint.path, name: name, expected: [rows, cols], found: info.shape) }
+        guard info.dtype.isFloat else {
+            throw .safetensors(path: checkpoint.path, problem: "weight '\(name)' is \(info.dtype.rawValue), expected a float type")
+        }
+        self.checkpoint = checkpoint
+        self.info = info
+        self.rows = rows
+        self.cols = cols
+    }
+
+    public var count: Int { rows * cols }
+
+    /// Rows `ids`, in order. [ids.count, cols]
+    public func gather(_ ids: [Int]) throws(ModelError) -> Tensor {
+        var out: [Float] = []
+        out.reserveCapacity(ids.count * cols)
+        for id in ids {
+            guard id >= 0, id < rows else {
+                throw .input(path: checkpoint.path, problem: "row \(id) of '\(info.name)' requested; it has \(rows) rows")
+            }
+            let row = checkpoint.floats(info, elements: (id * cols)..<((id + 1) * cols))
+            if let bad = row.firstIndex(where: { !$0.isFinite }) {
+                throw .safetensors(path: checkpoint.path, problem: "tensor '\(info.name)' holds \(row[bad]) at element \(id * cols + bad); weights must be finite")
+            }
+            out += row
+        }
+        return Tensor(uncheckedShape: [ids.count, cols], data: out)
+    }
 }
 
 /// Element types a safetensors file may declare.
@@ -203,8 +250,19 @@ public final class SafetensorsFile: @unchecked Sendable {
     /// trace's scores hold −∞ where masked, so it is off by default.
     public func tensor(_ name: String, requireFinite: Bool = false) throws(ModelError) -> Tensor {
         guard let info = tensors[name] else { throw .missingWeight(path: path, name: name) }
-        let raw = UnsafeRawBufferPointer(rebasing: file.bytes[(dataStart + info.range.lowerBound)..<(dataStart + info.range.upperBound)])
-        let count = info.shape.reduce(1, *)
+        let out = floats(info, elements: 0..<info.shape.reduce(1, *))
+        if requireFinite, let bad = out.firstIndex(where: { !$0.isFinite }) {
+            throw .safetensors(path: path, problem: "tensor '\(name)' holds \(out[bad]) at element \(bad); weights must be finite")
+        }
+        do { return try Tensor(shape: info.shape, data: out) } catch { throw .tensor(context: "\(path): \(name)", error) }
+    }
+
+    /// Elements `elements` of a tensor (flat, row-major) as Float.
+    func floats(_ info: TensorInfo, elements: Range<Int>) -> [Float] {
+        let size = info.dtype.size
+        let start = dataStart + info.range.lowerBound + elements.lowerBound * size
+        let raw = UnsafeRawBufferPointer(rebasing: file.bytes[start..<(start + elements.count * size)])
+        let count = elements.count
         var out = [Float](repeating: 0, count: count)
         switch info.dtype {
         case .f32:
@@ -219,13 +277,23 @@ public final class SafetensorsFile: @unchecked Sendable {
         case .f64:
             for i in 0..<count { out[i] = Float(raw.loadUnaligned(fromByteOffset: 8 * i, as: Double.self)) }
         case .i64, .i32, .i16, .i8, .u8, .bool:
-            let ints = integerValues(info: info, raw: raw)
+            let ints = integerValues(info: TensorInfo(name: info.name, dtype: info.dtype, shape: [count], range: 0..<raw.count), raw: raw)
             for i in 0..<count { out[i] = Float(ints[i]) }
         }
-        if requireFinite, let bad = out.firstIndex(where: { !$0.isFinite }) {
-            throw .safetensors(path: path, problem: "tensor '\(name)' holds \(out[bad]) at element \(bad); weights must be finite")
-        }
-        do { return try Tensor(shape: info.shape, data: out) } catch { throw .tensor(context: "\(path): \(name)", error) }
+        return out
+    }
+
+    /// A 2-D float tensor left in the file and read a row at a time.
+    public func rows(_ name: String) throws(ModelError) -> MappedRows {
+        guard let info = tensors[name] else { throw .missingWeight(path: path, name: name) }
+        guard info.shape.count == 2 else { throw .weightShape(path: path, name: name, expected: [-1, -1], found: info.shape) }
+        return try MappedRows(self, name: name, rows: info.shape[0], cols: info.shape[1])
+    }
+
+    /// Gives the mapped file's pages back to the kernel once the weights that were copied out of
+    /// it are loaded; rows read later (`MappedRows`) are paged in again from the file alone.
+    func releasePages() {
+        file.releasePages()
     }
 
     /// An integer tensor's values (I64 `input_ids`, MiniLM's `embeddings.position_ids`).

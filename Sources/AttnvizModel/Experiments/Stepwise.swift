@@ -48,8 +48,9 @@ extension BertModel {
         let past = cache.count
         try checkTokenIDs([id], past: past, positions: config.maxPositionEmbeddings, vocabSize: config.vocabSize, source: "input")
         guard typeId >= 0, typeId < config.typeVocabSize else { throw .input(path: "input", problem: "token type \(typeId) is outside 0..<\(config.typeVocabSize)") }
+        let word = try wordEmbeddings.gather([id])  // [1, d]
         var x = try math("embeddings") { () throws(TensorError) -> Tensor in
-            let sum = try Ops.add(try Ops.add(try Ops.gather(wordEmbeddings, rows: [id]), try Ops.gather(positionEmbeddings, rows: [past])),
+            let sum = try Ops.add(try Ops.add(word, try Ops.gather(positionEmbeddings, rows: [past])),
                                   try Ops.gather(tokenTypeEmbeddings, rows: [typeId]))  // [1, d]
             return try embeddingNorm(sum)                                                // [1, d]
         }
