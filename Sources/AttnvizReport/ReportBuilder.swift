@@ -19,53 +19,67 @@ public struct ReportBuilder {
 
     /// Time spent per stage, for benchmarks.
     public struct Timing: Sendable {
-        public var analyses = 0.0, figures = 0.0, html = 0.0
-        /// Process CPU time spent in the figure stage (both cores busy: ≈ 2 × figures).
-        public var figuresCPU = 0.0
+        /// Sections and figures are made in one stage (`ReportPipeline`): its wall time and the
+        /// process CPU time spent in it (both cores busy: ≈ 2 × stage).
+        public var stage = 0.0, stageCPU = 0.0
+        /// Seconds summed over the sections (their experiments included when made on demand) and
+        /// over the figures (drawing and writing); with two cores busy each is about twice its wall share.
+        public var analyses = 0.0, figures = 0.0
+        public var html = 0.0
         /// Each section's own analysis time (seconds), in catalogue order.
         public var sections: [(id: String, seconds: Double)] = []
         public var figureCount = 0
     }
 
+    /// `experiments`: the model layer's runner. Given, the sections' experiments are made while the
+    /// sections are built (the timed ones first, one at a time, with nothing else running; each
+    /// traced one when a section first needs it, dropped after its last reader — `ExperimentSupply`),
+    /// and `study.runs` may be empty. Without it, `study.runs` must hold every outcome already.
     @discardableResult
-    public func write(_ study: Study, to output: String) throws -> Timing {
+    public func write(_ study: Study, to output: String,
+                      experiments make: (@Sendable (Experiment) -> ExperimentOutcome)? = nil) throws -> Timing {
         var timing = Timing()
         let catalogPath = (templates as NSString).appendingPathComponent("questions.md")
         let catalog = try Catalog.parse(try read(catalogPath), source: catalogPath)
         let library = try loadLibrary()
         let style = try read((templates as NSString).appendingPathComponent("style.css"))
 
-        var t0 = Self.now()
         // Sections are independent: their analyses run in parallel, one slot each.
         let implemented = Dictionary(uniqueKeysWithValues: Sections.all.map { ($0.id, $0) })
         let entries = catalog.entries
-        var results = [Result<SectionContent, Error>?](repeating: nil, count: entries.count)
-        var seconds = [Double](repeating: 0, count: entries.count)
-        let lock = NSLock()
-        // One shared queue: whichever core is free takes the next section.
-        Parallel.each(entries.count) { i in
-            guard let section = implemented[entries[i].id] else { return }
-            let start = Self.now()
-            let r = Result { try section.build(study) }
-            let took = Self.now() - start
-            lock.lock(); results[i] = r; seconds[i] = took; lock.unlock()
+        var study = study
+        let asked = entries.map { implemented[$0.id]?.experiments(study).filter { !$0.isTiming && study.runs[$0] == nil } ?? [] }
+        if let make {
+            progress?("running \(Set(asked.joined()).count) experiments as the sections ask for them")
+            for e in ReportPlan.experiments(for: study) where e.isTiming && study.runs[e] == nil { study.runs[e] = make(e) }
         }
-        timing.sections = zip(entries, seconds).filter { implemented[$0.0.id] != nil }.map { ($0.0.id, $0.1) }
-        var built: [(Catalog.Entry, SectionContent?)] = []
-        for (entry, result) in zip(entries, results) { built.append((entry, try result?.get())) }
-        timing.analyses = Self.now() - t0
+        let supply = make.map { ExperimentSupply(asked: asked, make: $0) }
 
         let folder = try OutputFolder(output)
         try folder.checkReplaceable()
         let staging = try folder.makeStaging()
         do {
-            t0 = Self.now()
-            let jobs = built.flatMap { $0.1?.groups.flatMap(\.figures) ?? [] }
-            timing.figureCount = jobs.count
+            var t0 = Self.now()
             let cpu0 = Self.cpuTime()
-            try renderFigures(jobs, format: study.format, into: staging + "/figures")
-            timing.figuresCPU = Self.cpuTime() - cpu0
-            timing.figures = Self.now() - t0
+            let base = study, format = study.format, dir = staging + "/figures"
+            let pipeline = ReportPipeline(sections: entries.count, progress: progress, build: { i in
+                guard let section = implemented[entries[i].id] else { return nil }
+                var local = base
+                if let supply { local.runs.merge(supply.outcomes(asked[i])) { made, _ in made } }
+                let r = Result { try section.build(local) }
+                supply?.done(with: asked[i])
+                return r
+            }, draw: { job in try Self.draw(job, format: format, into: dir) })
+            pipeline.run()
+            timing.stage = Self.now() - t0
+            timing.stageCPU = Self.cpuTime() - cpu0
+            timing.figures = pipeline.figureSeconds
+            timing.figureCount = pipeline.figureCount
+            timing.sections = entries.indices.filter { implemented[entries[$0].id] != nil }.map { (entries[$0].id, pipeline.seconds[$0]) }
+            timing.analyses = timing.sections.reduce(0) { $0 + $1.seconds }
+            var built: [(Catalog.Entry, SectionContent?)] = []
+            for (i, entry) in entries.enumerated() { built.append((entry, try pipeline.results[i]?.get())) }
+            if let error = pipeline.figureError { throw error }
             t0 = Self.now()
             let context = Self.context(study: study, sections: built)
             guard let html = library.render(context, withTemplate: "report") else {
@@ -131,37 +145,20 @@ public struct ReportBuilder {
         return 1
     }
 
-    /// Renders every figure from one shared queue, largest first, so both cores stay busy to the
-    /// end (two fixed halves left one core idle while the other finished the big heatmaps); the
-    /// first error wins.
-    func renderFigures(_ unordered: [FigureSpec], format: FigureFormat, into dir: String) throws {
-        let lock = NSLock()
-        var firstError: Error?
-        var done = 0
-        let progress = self.progress
-        let jobs = unordered.enumerated().sorted { (Self.cost($0.element.figure), $1.offset) > (Self.cost($1.element.figure), $0.offset) }.map(\.element)
-        Parallel.each(jobs.count) { i in
-            let job = jobs[i]
-            do {
-                // PDF cannot be shown by <img>: a PNG preview goes beside it.
-                let shown: FigureFormat = format == .pdf ? .png : format
-                try OutputFolder.write(try FigureRenderer.render(job.figure, format: shown), to: "\(dir)/\(job.file).\(shown.rawValue)")
-                if format == .pdf {
-                    try OutputFolder.write(try FigureRenderer.render(job.figure, format: .pdf), to: "\(dir)/\(job.file).pdf")
-                }
-            } catch {
-                lock.lock()
-                if firstError == nil { firstError = error as? ReportError ?? ReportError.figure(id: job.file, RenderErrorDescription(text: "\(error)")) }
-                lock.unlock()
-                return
+    /// Draws one figure and writes it into `dir`; errors name the figure.
+    static func draw(_ job: FigureSpec, format: FigureFormat, into dir: String) throws {
+        do {
+            // PDF cannot be shown by <img>: a PNG preview goes beside it.
+            let shown: FigureFormat = format == .pdf ? .png : format
+            try OutputFolder.write(try FigureRenderer.render(job.figure, format: shown), to: "\(dir)/\(job.file).\(shown.rawValue)")
+            if format == .pdf {
+                try OutputFolder.write(try FigureRenderer.render(job.figure, format: .pdf), to: "\(dir)/\(job.file).pdf")
             }
-            lock.lock()
-            done += 1
-            let n = done
-            lock.unlock()
-            if n % 10 == 0 || n == jobs.count { progress?("drawing figures \(n)/\(jobs.count)") }
+        } catch let e as ReportError {
+            throw e
+        } catch {
+            throw ReportError.figure(id: job.file, RenderErrorDescription(text: "\(error)"))
         }
-        if let firstError { throw firstError }
     }
 
     static let marker = "<meta name=\"generator\" content=\"attnviz\">"

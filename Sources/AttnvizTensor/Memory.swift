@@ -21,4 +21,12 @@ public enum Memory {
         return true
         #endif
     }
+
+    /// Returns the heap's free pages to the kernel (glibc's malloc_trim), e.g. after a long run's
+    /// buffers were freed. No effect elsewhere.
+    public static func trim() {
+        #if canImport(Glibc)
+        _ = malloc_trim(0)
+        #endif
+    }
 }

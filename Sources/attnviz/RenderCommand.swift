@@ -80,12 +80,13 @@ extension Attnviz {
                 if let bad = heads?.values.first(where: { $0 >= info.heads }) {
                     throw CommandFailure(message: "--heads: head \(bad) does not exist (the model has \(info.heads): 0-\(info.heads - 1))")
                 }
-                var study = Study(inputName: input == "-" ? "standard input" : (input as NSString).lastPathComponent, text: text, pair: second,
+                let study = Study(inputName: input == "-" ? "standard input" : (input as NSString).lastPathComponent, text: text, pair: second,
                                   trace: trace, layers: layers?.values, heads: heads?.values, format: format, timings: !noTimings)
-                let experiments = ReportPlan.experiments(for: study)
-                say("running \(experiments.count) experiments")
-                study.runs = session.run(experiments, base: trace, companion: Companion.open(directory: decoderModel), drawnLayer: study.layers.first ?? 0)
-                try ReportBuilder(templates: templatesDir, progress: say).write(study, to: outputFolder)
+                // Experiments are made as the sections ask for them and dropped after their last reader.
+                let companion = Companion.open(directory: decoderModel), drawnLayer = study.layers.first ?? 0
+                try ReportBuilder(templates: templatesDir, progress: say).write(study, to: outputFolder) { e in
+                    session.run([e], base: trace, companion: companion, drawnLayer: drawnLayer)[e] ?? .unavailable("the run did not finish")
+                }
                 print(URL(fileURLWithPath: outputFolder).appendingPathComponent("index.html").standardized.path)
         }
     }

@@ -12,18 +12,24 @@ struct AttnModelViewSection: Section {
         // Under a causal mask the future keys are drawn as masked (grey), not as weight 0.
         let causal = s.trace.model.architecture == .decoder
         let scores = s.trace.layers.compactMap { $0.selfAttention?.scores }
+        // Each tile is drawn at most `pixels` wide, so it is max-pooled to that size here (as the
+        // grid would when drawing): at 512 tokens 72 full tiles would hold 75 MB until drawn.
+        let pixels = heads > 12 ? 56 : 72
+        var side = n
         let tiles = zip(layers, scores).flatMap { w, sc in
             (0..<heads).map { h -> [Float] in
                 let range = (h * n * n)..<((h + 1) * n * n)
-                guard causal else { return Array(w.data[range]) }
-                return range.map { sc.data[$0] == -.infinity ? -.infinity : w.data[$0] }
+                let tile = causal ? range.map { sc.data[$0] == -.infinity ? -.infinity : w.data[$0] } : Array(w.data[range])
+                let pooled = ThumbnailGrid.pooled(tile, size: n, to: pixels)
+                side = pooled.side
+                return pooled.values
             }
         }
-        var grid = ThumbnailGrid(title: "Every head of every layer (\(layers.count) × \(heads))", tiles: tiles, tileSize: n, rows: layers.count,
+        var grid = ThumbnailGrid(title: "Every head of every layer (\(layers.count) × \(heads))", tiles: tiles, tileSize: side, rows: layers.count,
                                  columns: heads, rowTitles: (0..<layers.count).map { "layer \($0)" }, columnTitles: (0..<heads).map { "H\($0)" },
                                  colorbarLabel: "attention weight", xLabel: "head", yLabel: "layer")
         grid.range = ColorRange(0, 1)
-        grid.tilePixels = heads > 12 ? 56 : 72
+        grid.tilePixels = Double(pixels)
         let roll = Analysis.rollout(layers)
         // The [CLS]/[SEP] columns take most of the rolled-out weight; a log scale keeps the rest readable.
         let floor = 1e-3
