@@ -68,6 +68,11 @@ extension Attnviz {
                 let templatesDir = try TemplateLocator.find(override: templates)
                 let text = try readInputText(input)
                 let second = try pair.map { try readInputText($0) }
+                // tokenize and trace follow HF on whitespace-only text; a study report of it would
+                // have no token of the user's to show.
+                for (path, t) in [(input, text)] + (pair.flatMap { p in second.map { [(p, $0)] } } ?? []) where t.allSatisfy(\.isWhitespace) {
+                    throw CommandFailure(message: "\(path == "-" ? "standard input" : path): the text is only whitespace; a report needs at least one word")
+                }
                 say("loading \(modelOptions.directory)")
                 let note: ((String) -> Void)? = quiet ? nil : { Session.stderrNote($0) }
                 let session = try Session.open(directory: modelOptions.directory, note: note)

@@ -160,6 +160,22 @@ import Testing
         Self.expectOneLineError(tok, mentions: ["empty.txt", "empty"])
     }
 
+    /// render refuses whitespace-only text (there is no word to study), for the text and the
+    /// pair, and writes nothing; tokenize keeps HF's behaviour on it.
+    @Test func whitespaceOnlyTextIsRefusedByRender() throws {
+        let tmp = try TempDir()
+        let blank = try tmp.write("blank.txt", "  \n\t \u{3000}\n")
+        let words = try tmp.write("words.txt", "a cat")
+        for args in [[blank], [words, "--pair", blank]] {
+            let out = tmp.file("report-\(args.count)")
+            let r = try CLI.run(["render"] + args + ["--model", CLI.tinyBert, "--output", out, "--no-timings"])
+            Self.expectOneLineError(r, mentions: ["blank.txt", "whitespace"])
+            #expect(!FileManager.default.fileExists(atPath: out), "a report folder was written")
+        }
+        let tok = try CLI.run(["tokenize", blank, "--model", CLI.tinyBert])
+        #expect(tok.status == 0)
+    }
+
     @Test func invalidUTF8Text() throws {
         let tmp = try TempDir()
         let input = try tmp.write("bad.txt", Data([0x48, 0x69, 0xFF, 0xFE, 0x21]))
