@@ -48,10 +48,12 @@ public struct ReportBuilder {
         let implemented = Dictionary(uniqueKeysWithValues: Sections.all.map { ($0.id, $0) })
         let entries = catalog.entries
         var study = study
-        let asked = entries.map { implemented[$0.id]?.experiments(study).filter { !$0.isTiming && study.runs[$0] == nil } ?? [] }
+        // Each section is asked once; the timed runs are made first (alone), in section order.
+        let wanted = entries.map { implemented[$0.id]?.experiments(study) ?? [] }
+        let asked = wanted.map { $0.filter { !$0.isTiming && study.runs[$0] == nil } }
         if let make {
             progress?("running \(Set(asked.joined()).count) experiments as the sections ask for them")
-            for e in ReportPlan.experiments(for: study) where e.isTiming && study.runs[e] == nil { study.runs[e] = make(e) }
+            for e in wanted.joined() where e.isTiming && study.runs[e] == nil { study.runs[e] = make(e) }
         }
         let supply = make.map { ExperimentSupply(asked: asked, make: $0) }
 
